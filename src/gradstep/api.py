@@ -1,0 +1,127 @@
+"""``gradstep.fit``: validate the inputs, choose the start, hand over to an engine."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from gradstep import numpy_gd
+from gradstep.data import as_xy
+from gradstep.errors import GradstepError
+from gradstep.result import FitResult
+
+ENGINES = ("numpy",)
+
+
+def initial_params(init, d: int, seed: int) -> tuple[float, np.ndarray]:
+    """Starting ``(b, w)``.
+
+    ``"random"``: ``RandomState(seed).randn(1)`` for b, then ``randn(d)`` for w —
+    the document's ``np.random.seed(42); b = randn(1); w = randn(1)`` without the
+    global state. ``"zeros"``: all zero. Or explicit values: ``(b, w)`` or
+    ``{"b": b, "w": w}``.
+    """
+    if isinstance(init, str):
+        if init == "random":
+            rng = np.random.RandomState(seed)
+            return float(rng.randn(1)[0]), rng.randn(d)
+        if init == "zeros":
+            return 0.0, np.zeros(d)
+        raise GradstepError(
+            f"init={init!r} is not known; use 'random', 'zeros', (b, w) or {{'b': ..., 'w': ...}}"
+        )
+    if isinstance(init, Mapping) and set(init) == {"b", "w"}:
+        b, w = init["b"], init["w"]
+    elif isinstance(init, Sequence) and len(init) == 2:
+        b, w = init
+    else:
+        raise GradstepError("init must be 'random', 'zeros', (b, w) or {'b': ..., 'w': ...}")
+    b_arr = np.asarray(b, dtype=np.float64).reshape(-1)
+    w_arr = np.asarray(w, dtype=np.float64).reshape(-1)
+    if b_arr.size != 1 or w_arr.size != d:
+        raise GradstepError(
+            f"init gives {b_arr.size} value(s) for b and {w_arr.size} for w; "
+            f"pass one b and {d} w value(s), one per feature"
+        )
+    if not (np.isfinite(b_arr).all() and np.isfinite(w_arr).all()):
+        raise GradstepError("init contains NaN or inf; pass finite starting values")
+    return float(b_arr[0]), w_arr
+
+
+def check_hyperparams(lr, epochs, batch_size, n: int) -> None:
+    """Raise a GradstepError naming the bad argument and a value that would work."""
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
+        raise GradstepError(f"lr={lr!r} must be a positive finite number, e.g. lr=0.1")
+    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
+        raise GradstepError(f"epochs={epochs!r} must be a whole number >= 1, e.g. epochs=1000")
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or int(batch_size) != batch_size or not 1 <= batch_size <= n
+    ):
+        raise GradstepError(
+            f"batch_size={batch_size!r} must be a whole number from 1 to the {n} training "
+            "points, or None for full batch"
+        )
+
+
+def fit(
+    x,
+    y,
+    lr: float = 0.1,
+    epochs: int = 1000,
+    batch_size: int | None = None,
+    init="random",
+    seed: int = 42,
+    x_val=None,
+    y_val=None,
+    engine: str = "numpy",
+    record_steps: bool = False,
+) -> FitResult:
+    """Fit ``y ≈ b + x @ w`` by gradient descent on the MSE.
+
+    Parameters
+    ----------
+    x, y : array-like, shapes (n,) or (n, d), and (n,) or (n, 1)
+    lr : learning rate (eta).
+    epochs : passes over the training data.
+    batch_size : None for batch descent (all points per step), k for mini-batches
+        of k points (reshuffled every epoch with a generator seeded by ``seed``),
+        1 for stochastic descent.
+    init : ``"random"`` (the document's seeded ``randn``), ``"zeros"`` or ``(b, w)``.
+    x_val, y_val : optional validation data; its loss is recorded every epoch.
+    engine : which implementation runs the loop (see ``gradstep.api.ENGINES``).
+    record_steps : also keep the parameters after every update (for path plots).
+    """
+    if engine not in ENGINES:
+        raise GradstepError(f"engine={engine!r} is not known; choose one of {', '.join(ENGINES)}")
+    x_arr, y_arr = as_xy(x, y, "training")
+    if (x_val is None) != (y_val is None):
+        raise GradstepError("pass both x_val and y_val, or neither")
+    if x_val is not None:
+        x_val, y_val = as_xy(x_val, y_val, "validation")
+        if x_val.shape[1] != x_arr.shape[1]:
+            raise GradstepError(
+                f"validation x has {x_val.shape[1]} feature(s) but training x has "
+                f"{x_arr.shape[1]}; pass the same columns"
+            )
+    n, d = x_arr.shape
+    check_hyperparams(lr, epochs, batch_size, n)
+    b0, w0 = initial_params(init, d, seed)
+    history = numpy_gd.run(
+        x_arr, y_arr, b0, w0.copy(),
+        lr=float(lr), epochs=int(epochs),
+        batch_size=None if batch_size is None else int(batch_size),
+        seed=seed, x_val=x_val, y_val=y_val, record_steps=record_steps,
+    )  # fmt: skip
+    return FitResult(
+        intercept=float(history.b[-1]),
+        coef=history.w[-1].copy(),
+        history=history,
+        init_b=b0,
+        init_w=w0,
+        engine=engine,
+        lr=float(lr),
+        epochs=int(epochs),
+        batch_size=batch_size,
+    )

@@ -1,0 +1,13 @@
+"""The one exception type for user errors."""
+
+
+class GradstepError(ValueError):
+    """A problem with the user's input or options.
+
+    The message says what is wrong, where, and how to fix it, in one line.
+    It subclasses ``ValueError`` so callers (and scikit-learn) can catch it as one.
+    """
+
+
+class DivergenceError(GradstepError):
+    """The descent produced a non-finite loss or parameter."""

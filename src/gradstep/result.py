@@ -1,0 +1,65 @@
+"""What every engine returns: the fitted parameters and the history of the descent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class History:
+    """Per-epoch record of a descent.
+
+    ``b[i]`` and ``w[i]`` are the parameters *after* epoch ``i + 1``;
+    ``train_loss[i]`` is the mean of the mini-batch losses computed during that
+    epoch, before each update (for full batch: the loss at the start of the
+    epoch), as the book's training loop records it; ``val_loss[i]`` is the
+    validation MSE at the parameters after the epoch. ``step_b``/``step_w``
+    (only when asked for) hold the start and the parameters after every update.
+    """
+
+    b: np.ndarray
+    w: np.ndarray
+    train_loss: np.ndarray
+    val_loss: np.ndarray | None = None
+    step_b: np.ndarray | None = None
+    step_w: np.ndarray | None = None
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    def rows(self) -> list[dict[str, float]]:
+        """One dict per epoch (epoch, b, w_0.., train_loss, val_loss), e.g. for CSV."""
+        out = []
+        for i in range(self.epochs):
+            row: dict[str, float] = {"epoch": i + 1, "b": float(self.b[i])}
+            row.update({f"w_{j}": float(v) for j, v in enumerate(self.w[i])})
+            row["train_loss"] = float(self.train_loss[i])
+            if self.val_loss is not None:
+                row["val_loss"] = float(self.val_loss[i])
+            out.append(row)
+        return out
+
+
+@dataclass
+class FitResult:
+    """A finished descent: ``intercept`` (b), ``coef`` (w, shape (d,)) and ``history``."""
+
+    intercept: float
+    coef: np.ndarray
+    history: History
+    init_b: float
+    init_w: np.ndarray
+    engine: str
+    lr: float
+    epochs: int
+    batch_size: int | None
+    extra: dict = field(default_factory=dict)
+
+    def predict(self, x) -> np.ndarray:
+        x_arr = np.asarray(x, dtype=np.float64)
+        if x_arr.ndim == 1:
+            x_arr = x_arr[:, None]
+        return self.intercept + x_arr @ self.coef
