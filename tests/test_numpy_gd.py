@@ -193,3 +193,37 @@ def test_bad_data(x, y, fragment):
     with pytest.raises(GradstepError) as info:
         gradstep.fit(x, y)
     assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("batch_size", [None, 16])
+def test_continuing_from_start_epoch_is_exact(batch_size):
+    whole = gradstep.fit(X_TRAIN, Y_TRAIN, epochs=20, batch_size=batch_size, seed=7)
+    first = gradstep.fit(X_TRAIN, Y_TRAIN, epochs=10, batch_size=batch_size, seed=7)
+    rest = gradstep.fit(
+        X_TRAIN, Y_TRAIN, epochs=10, batch_size=batch_size, seed=7,
+        init=(first.intercept, first.coef), start_epoch=10,
+    )  # fmt: skip
+    assert rest.intercept == whole.intercept
+    assert np.array_equal(rest.coef, whole.coef)
+    assert rest.history.rows()[0]["epoch"] == 11
+    assert np.array_equal(rest.history.train_loss, whole.history.train_loss[10:])
+
+
+def test_tolerance_stops_early_and_reports_convergence():
+    cf_b, cf_w = least_squares(X_TRAIN, Y_TRAIN)
+    result = gradstep.fit(X_TRAIN, Y_TRAIN, lr=0.1, epochs=100_000, tol=1e-12)
+    assert result.history.converged is True
+    assert 1000 < result.history.epochs < 100_000
+    np.testing.assert_allclose([result.intercept, *result.coef], [cf_b, *cf_w], rtol=1e-9)
+    capped = gradstep.fit(X_TRAIN, Y_TRAIN, lr=0.1, epochs=50, tol=1e-12)
+    assert capped.history.converged is False and capped.history.epochs == 50
+    assert gradstep.fit(X_TRAIN, Y_TRAIN, epochs=5).history.converged is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment", [({"tol": 0}, "tol=0"), ({"seed": -1}, "seed=-1"), ({"seed": 1.5}, "seed")]
+)
+def test_bad_tol_and_seed(kwargs, fragment):
+    with pytest.raises(GradstepError) as info:
+        gradstep.fit(X1, Y1, **kwargs)
+    assert fragment in str(info.value)

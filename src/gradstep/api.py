@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from gradstep import numpy_gd
 from gradstep.data import as_xy
 from gradstep.errors import GradstepError
 from gradstep.result import FitResult
 
-ENGINES = ("numpy",)
+# engine name -> "module:function" running the loop; imported only when chosen.
+# Every engine takes (x, y, b, w, *, lr, epochs, batch_size, seed, x_val, y_val,
+# record_steps, tol, start_epoch, **options) and returns a History.
+ENGINES = {
+    "numpy": "gradstep.numpy_gd:run",
+}
+
+
+def engine_function(engine: str):
+    if engine not in ENGINES:
+        raise GradstepError(f"engine={engine!r} is not known; choose one of {', '.join(ENGINES)}")
+    module_name, attr = ENGINES[engine].split(":")
+    return getattr(importlib.import_module(module_name), attr)
 
 
 def initial_params(init, d: int, seed: int) -> tuple[float, np.ndarray]:
@@ -50,7 +62,7 @@ def initial_params(init, d: int, seed: int) -> tuple[float, np.ndarray]:
     return float(b_arr[0]), w_arr
 
 
-def check_hyperparams(lr, epochs, batch_size, n: int) -> None:
+def check_hyperparams(lr, epochs, batch_size, n: int, tol=None, seed=0) -> None:
     """Raise a GradstepError naming the bad argument and a value that would work."""
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
         raise GradstepError(f"lr={lr!r} must be a positive finite number, e.g. lr=0.1")
@@ -63,6 +75,10 @@ def check_hyperparams(lr, epochs, batch_size, n: int) -> None:
             f"batch_size={batch_size!r} must be a whole number from 1 to the {n} training "
             "points, or None for full batch"
         )
+    if tol is not None and (isinstance(tol, bool) or not math.isfinite(tol) or tol <= 0):
+        raise GradstepError(f"tol={tol!r} must be a positive finite number, e.g. tol=1e-10")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise GradstepError(f"seed={seed!r} must be a whole number >= 0, e.g. seed=42")
 
 
 def fit(
@@ -77,6 +93,8 @@ def fit(
     y_val=None,
     engine: str = "numpy",
     record_steps: bool = False,
+    tol: float | None = None,
+    start_epoch: int = 0,
 ) -> FitResult:
     """Fit ``y ≈ b + x @ w`` by gradient descent on the MSE.
 
@@ -92,9 +110,12 @@ def fit(
     x_val, y_val : optional validation data; its loss is recorded every epoch.
     engine : which implementation runs the loop (see ``gradstep.api.ENGINES``).
     record_steps : also keep the parameters after every update (for path plots).
+    tol : stop early once an epoch moves no parameter by more than
+        ``tol * max(1, max|parameter|)``; ``history.converged`` tells whether it did.
+    start_epoch : the number of epochs already run, when continuing a run from
+        ``init``; the batches then continue exactly where they left off.
     """
-    if engine not in ENGINES:
-        raise GradstepError(f"engine={engine!r} is not known; choose one of {', '.join(ENGINES)}")
+    run_engine = engine_function(engine)
     x_arr, y_arr = as_xy(x, y, "training")
     if (x_val is None) != (y_val is None):
         raise GradstepError("pass both x_val and y_val, or neither")
@@ -106,13 +127,14 @@ def fit(
                 f"{x_arr.shape[1]}; pass the same columns"
             )
     n, d = x_arr.shape
-    check_hyperparams(lr, epochs, batch_size, n)
+    check_hyperparams(lr, epochs, batch_size, n, tol, seed)
     b0, w0 = initial_params(init, d, seed)
-    history = numpy_gd.run(
+    history = run_engine(
         x_arr, y_arr, b0, w0.copy(),
         lr=float(lr), epochs=int(epochs),
         batch_size=None if batch_size is None else int(batch_size),
-        seed=seed, x_val=x_val, y_val=y_val, record_steps=record_steps,
+        seed=int(seed), x_val=x_val, y_val=y_val, record_steps=record_steps,
+        tol=tol, start_epoch=int(start_epoch),
     )  # fmt: skip
     return FitResult(
         intercept=float(history.b[-1]),

@@ -46,17 +46,19 @@ def update(
 
 
 def batch_indices(
-    n: int, batch_size: int | None, rng: np.random.Generator
+    n: int, batch_size: int | None, seed: int, epoch: int
 ) -> Iterator[np.ndarray | slice]:
-    """The batches of one epoch: all points, or one seeded permutation cut into slices.
+    """The batches of epoch ``epoch`` (0-based): all points, or a permutation cut into slices.
 
-    Every engine draws its batches from this function, so engines given the same
-    seed see the same batches in the same order.
+    The permutation comes from a generator seeded with ``(seed, epoch)``, so every
+    engine given the same seed sees the same batches in the same order, and a run
+    resumed at epoch k needs only the parameters, the seed and k to continue
+    exactly as if it had never stopped.
     """
     if batch_size is None or batch_size >= n:
         yield slice(None)
         return
-    order = rng.permutation(n)
+    order = np.random.default_rng([seed, epoch]).permutation(n)
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]
 
@@ -81,28 +83,40 @@ def run(
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     record_steps: bool = False,
+    tol: float | None = None,
+    start_epoch: int = 0,
 ) -> History:
-    """Repeat steps 1-4 for ``epochs`` epochs from ``(b, w)``; return the history."""
+    """Repeat steps 1-4 from ``(b, w)`` for up to ``epochs`` epochs; return the history.
+
+    ``start_epoch`` numbers the first epoch (0-based) when continuing a run. With
+    ``tol``, stop after the first epoch in which no parameter moved by more than
+    ``tol * max(1, max|parameter|)`` (``History.converged`` says whether that happened).
+    """
     n, d = x.shape
-    rng = np.random.default_rng(seed)
     b_hist = np.empty(epochs)
     w_hist = np.empty((epochs, d))
     train_loss = np.empty(epochs)
     val_loss = np.empty(epochs) if x_val is not None else None
     steps_b, steps_w = ([b], [w.copy()]) if record_steps else (None, None)
+    converged = False if tol is not None else None
+    run_epochs = epochs
     with np.errstate(over="ignore", invalid="ignore"):
         for epoch in range(epochs):
+            b_start, w_start = b, w
             loss_sum, n_batches = 0.0, 0
-            for step, idx in enumerate(batch_indices(n, batch_size, rng), start=1):
+            batches = batch_indices(n, batch_size, seed, start_epoch + epoch)
+            for step, idx in enumerate(batches, start=1):
                 x_b, y_b = x[idx], y[idx]
                 error = predict(b, w, x_b) - y_b
                 loss = float((error**2).mean())
                 if not np.isfinite(loss):
-                    raise divergence_error("the loss", loss, epoch + 1, step, lr)
+                    raise divergence_error("the loss", loss, start_epoch + epoch + 1, step, lr)
                 b_grad, w_grad = gradients(x_b, error)
                 b, w = update(b, w, b_grad, w_grad, lr)
                 if not (np.isfinite(b) and np.isfinite(w).all()):
-                    raise divergence_error("a parameter", "non-finite", epoch + 1, step, lr)
+                    raise divergence_error(
+                        "a parameter", "non-finite", start_epoch + epoch + 1, step, lr
+                    )
                 loss_sum += loss
                 n_batches += 1
                 if record_steps:
@@ -112,11 +126,23 @@ def run(
             train_loss[epoch] = loss_sum / n_batches
             if val_loss is not None:
                 val_loss[epoch] = mse_loss(predict(b, w, x_val), y_val)
+            if tol is not None and parameters_settled(b_start, w_start, b, w, tol):
+                converged, run_epochs = True, epoch + 1
+                break
     return History(
-        b_hist,
-        w_hist,
-        train_loss,
-        val_loss,
+        b_hist[:run_epochs],
+        w_hist[:run_epochs],
+        train_loss[:run_epochs],
+        None if val_loss is None else val_loss[:run_epochs],
         np.array(steps_b) if record_steps else None,
         np.array(steps_w) if record_steps else None,
+        converged=converged,
+        first_epoch=start_epoch + 1,
     )
+
+
+def parameters_settled(b_old: float, w_old, b_new: float, w_new, tol: float) -> bool:
+    """True when no parameter moved by more than ``tol * max(1, max|parameter|)``."""
+    change = max(abs(b_new - b_old), float(np.max(np.abs(np.asarray(w_new) - w_old))))
+    scale = max(1.0, abs(b_new), float(np.max(np.abs(w_new))))
+    return change <= tol * scale

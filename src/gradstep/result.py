@@ -17,6 +17,8 @@ class History:
     epoch), as the book's training loop records it; ``val_loss[i]`` is the
     validation MSE at the parameters after the epoch. ``step_b``/``step_w``
     (only when asked for) hold the start and the parameters after every update.
+    ``converged`` is None when no tolerance was given, else whether it was met;
+    ``first_epoch`` is the number of the first epoch recorded (1 unless resumed).
     """
 
     b: np.ndarray
@@ -25,6 +27,8 @@ class History:
     val_loss: np.ndarray | None = None
     step_b: np.ndarray | None = None
     step_w: np.ndarray | None = None
+    converged: bool | None = None
+    first_epoch: int = 1
 
     @property
     def epochs(self) -> int:
@@ -34,7 +38,7 @@ class History:
         """One dict per epoch (epoch, b, w_0.., train_loss, val_loss), e.g. for CSV."""
         out = []
         for i in range(self.epochs):
-            row: dict[str, float] = {"epoch": i + 1, "b": float(self.b[i])}
+            row: dict[str, float] = {"epoch": self.first_epoch + i, "b": float(self.b[i])}
             row.update({f"w_{j}": float(v) for j, v in enumerate(self.w[i])})
             row["train_loss"] = float(self.train_loss[i])
             if self.val_loss is not None:

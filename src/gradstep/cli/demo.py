@@ -1,0 +1,43 @@
+"""``gradstep demo``: the document's walkthrough, printed step by step."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option(
+    "--out",
+    "out_dir",
+    default="out/demo",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder for the figures (files the demo writes there are replaced).",
+)
+@click.option(
+    "--epochs", default=1000, show_default=True, type=int, help="Epochs of batch gradient descent."
+)
+@click.option("--lr", default=0.1, show_default=True, type=float, help="Learning rate.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def demo(out_dir: str, epochs: int, lr: float, as_json: bool) -> None:
+    """Run the document's walkthrough on its own data and print every step."""
+    from gradstep.cli.demo_text import format_walkthrough
+    from gradstep.plots import save_figure
+    from gradstep.plots.data import figure1
+    from gradstep.walkthrough import run_walkthrough
+
+    walk = run_walkthrough(epochs=epochs, lr=lr)
+    out = Path(out_dir)
+    data = walk.data
+    fig, _ = figure1(data.x_train, data.y_train, data.x_val, data.y_val)
+    figures = {"figure1": out / "figure1.png"}
+    save_figure(fig, figures["figure1"])
+    if as_json:
+        payload = walk.to_dict()
+        payload["figures"] = {name: str(path) for name, path in figures.items()}
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        click.echo(format_walkthrough(walk, figures))
