@@ -8,13 +8,32 @@ from gradstep.result import FitResult, History
 
 __all__ = [
     "DivergenceError",
+    "EarlyStopping",
     "FitResult",
+    "GDRegressor",
     "GradstepError",
     "History",
     "SyntheticData",
+    "Trainer",
     "fit",
     "least_squares",
     "make_data",
     "sklearn_least_squares",
 ]
 __version__ = "0.1.0"
+
+# Public names whose modules import heavy packages (scikit-learn, torch): loaded on
+# first use, so `import gradstep` stays light.
+_LAZY = {
+    "GDRegressor": "gradstep.estimator",
+    "Trainer": "gradstep.trainer",
+    "EarlyStopping": "gradstep.callbacks",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'gradstep' has no attribute {name!r}")

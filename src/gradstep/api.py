@@ -17,6 +17,10 @@ from gradstep.result import FitResult
 # record_steps, tol, start_epoch, **options) and returns a History.
 ENGINES = {
     "numpy": "gradstep.numpy_gd:run",
+    "torch-autograd": "gradstep.torch_gd:run_autograd",
+    "torch-optim": "gradstep.torch_gd:run_optim",
+    "torch-module": "gradstep.torch_gd:run_module",
+    "torch-linear": "gradstep.torch_gd:run_linear",
 }
 
 
@@ -25,6 +29,27 @@ def engine_function(engine: str):
         raise GradstepError(f"engine={engine!r} is not known; choose one of {', '.join(ENGINES)}")
     module_name, attr = ENGINES[engine].split(":")
     return getattr(importlib.import_module(module_name), attr)
+
+
+def engine_options(engine: str, device: str, dtype: str | None) -> dict:
+    """The ``device``/``dtype`` keywords for ``engine``: passed to torch engines only."""
+    if not isinstance(device, str):
+        raise GradstepError(f"device={device!r} must be a string: 'auto', 'cpu' or 'cuda'")
+    if dtype not in (None, "float32", "float64"):
+        raise GradstepError(f"dtype={dtype!r} is not known; use 'float32' or 'float64'")
+    if engine.startswith("torch-"):
+        return {"device": device, "dtype": dtype}
+    if device not in ("auto", "cpu"):
+        raise GradstepError(
+            f"engine={engine!r} runs on the CPU only, so device={device!r} cannot be used; "
+            "pass device='cpu' or choose a torch engine (e.g. engine='torch-autograd')"
+        )
+    if dtype not in (None, "float64"):
+        raise GradstepError(
+            f"engine={engine!r} computes in float64 only, so dtype={dtype!r} cannot be used; "
+            "leave dtype out or choose a torch engine (e.g. engine='torch-autograd')"
+        )
+    return {}
 
 
 def initial_params(init, d: int, seed: int) -> tuple[float, np.ndarray]:
@@ -95,6 +120,8 @@ def fit(
     record_steps: bool = False,
     tol: float | None = None,
     start_epoch: int = 0,
+    device: str = "auto",
+    dtype: str | None = None,
 ) -> FitResult:
     """Fit ``y ≈ b + x @ w`` by gradient descent on the MSE.
 
@@ -114,8 +141,12 @@ def fit(
         ``tol * max(1, max|parameter|)``; ``history.converged`` tells whether it did.
     start_epoch : the number of epochs already run, when continuing a run from
         ``init``; the batches then continue exactly where they left off.
+    device : torch engines only: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
+    dtype : torch engines only: ``"float32"`` (default, PyTorch's) or ``"float64"``;
+        the NumPy engine computes in float64.
     """
     run_engine = engine_function(engine)
+    options = engine_options(engine, device, dtype)
     x_arr, y_arr = as_xy(x, y, "training")
     if (x_val is None) != (y_val is None):
         raise GradstepError("pass both x_val and y_val, or neither")
@@ -134,7 +165,7 @@ def fit(
         lr=float(lr), epochs=int(epochs),
         batch_size=None if batch_size is None else int(batch_size),
         seed=int(seed), x_val=x_val, y_val=y_val, record_steps=record_steps,
-        tol=tol, start_epoch=int(start_epoch),
+        tol=tol, start_epoch=int(start_epoch), **options,
     )  # fmt: skip
     return FitResult(
         intercept=float(history.b[-1]),

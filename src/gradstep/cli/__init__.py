@@ -18,6 +18,13 @@ from gradstep.errors import GradstepError
 # command name -> "module:attribute" of its click command
 COMMANDS = {
     "demo": "gradstep.cli.demo:demo",
+    "train": "gradstep.cli.train:train",
+    "predict": "gradstep.cli.predict:predict",
+    "evaluate": "gradstep.cli.evaluate:evaluate",
+    "compare": "gradstep.cli.compare:compare",
+    "graph": "gradstep.cli.graph:graph",
+    "plot": "gradstep.cli.plot:plot",
+    "report": "gradstep.cli.report:report",
 }
 
 

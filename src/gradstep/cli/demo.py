@@ -25,19 +25,26 @@ import click
 def demo(out_dir: str, epochs: int, lr: float, as_json: bool) -> None:
     """Run the document's walkthrough on its own data and print every step."""
     from gradstep.cli.demo_text import format_walkthrough
-    from gradstep.plots import save_figure
-    from gradstep.plots.data import figure1
+    from gradstep.graph import render_graph
+    from gradstep.plots.demo_figures import write_demo_figures
+    from gradstep.report import write_demo_report
+    from gradstep.torch_walkthrough import run_torch_walkthrough
     from gradstep.walkthrough import run_walkthrough
 
     walk = run_walkthrough(epochs=epochs, lr=lr)
     out = Path(out_dir)
-    data = walk.data
-    fig, _ = figure1(data.x_train, data.y_train, data.x_val, data.y_val)
-    figures = {"figure1": out / "figure1.png"}
-    save_figure(fig, figures["figure1"])
+    figures = write_demo_figures(walk, out)
+    torch_walk = run_torch_walkthrough(epochs=epochs, lr=lr)
+    graph_files, graph_note = render_graph(out)
+    figures.update(graph_files)
+    figures["report"] = write_demo_report(walk, out)  # last: it inlines graph.svg
     if as_json:
         payload = walk.to_dict()
+        payload["torch"] = torch_walk.to_dict()
         payload["figures"] = {name: str(path) for name, path in figures.items()}
         click.echo(json.dumps(payload, indent=2))
+        if graph_note:
+            click.echo(f"Note: {graph_note}", err=True)
     else:
-        click.echo(format_walkthrough(walk, figures))
+        notes = (graph_note,) if graph_note else ()
+        click.echo(format_walkthrough(walk, figures, torch_walk, notes))

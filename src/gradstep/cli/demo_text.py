@@ -12,7 +12,9 @@ def _arr(value) -> str:
     return str(np.atleast_1d(np.asarray(value, dtype=np.float64)))
 
 
-def format_walkthrough(walk: Walkthrough, figures: dict) -> str:
+def format_walkthrough(
+    walk: Walkthrough, figures: dict, torch_walk=None, notes: tuple[str, ...] = ()
+) -> str:
     data, trained = walk.data, walk.trained
     cf_b, cf_w = walk.closed_form
     sk_b, sk_w = walk.sklearn
@@ -56,8 +58,54 @@ def format_walkthrough(walk: Walkthrough, figures: dict) -> str:
         f"  scikit-learn:     b = {sk_b!r}  w = {float(sk_w[0])!r}",
         f"  |descent - lstsq|: b {abs(trained.intercept - cf_b):.3e}  "
         f"w {abs(trained.coef[0] - cf_w[0]):.3e}",
-        "",
-        "Figures",
     ]
+    if torch_walk is not None:
+        lines += ["", *format_torch_part(torch_walk)]
+    lines += ["", "Figures"]
     lines += [f"  {name}: {path}" for name, path in figures.items()]
+    lines += [f"  Note: {note}" for note in notes]
     return "\n".join(lines)
+
+
+def format_torch_part(tw) -> list[str]:
+    """The PyTorch part (a ``gradstep.torch_walkthrough.TorchWalkthrough``), line by line."""
+    from gradstep.torch_walkthrough import VARIANT_TITLES
+
+    b, w = tw.init_b.clone().requires_grad_(), tw.init_w.clone().requires_grad_()
+    numpy_ref = tw.numpy_same_start
+    lines = [
+        "The PyTorch part (float32 on the CPU, the same 80 training points)",
+        "",
+        "Step 0 - torch.manual_seed(42), then b = torch.randn(1), then w = torch.randn(1)",
+        f"  b, w = {b} {w}",
+        "",
+        "Steps 1-3 - forward pass, loss, then loss.backward(): autograd finds the gradients",
+        f"  loss = {tw.loss!r}",
+        f"  b.grad, w.grad = {tw.b_grad} {tw.w_grad}",
+        f"  (the NumPy formulas at the same b and w, in float64: {tw.numpy_gradients[0]:.7f} "
+        f"{tw.numpy_gradients[1]:.7f})",
+        "",
+        "Gradients accumulate, so they are zeroed after each update: b.grad.zero_()",
+        f"  b.grad, w.grad = {tw.zeroed_b_grad} {tw.zeroed_w_grad}",
+        "",
+        "nn.Linear(1, 1) after torch.manual_seed(42), as PyTorch initialises it",
+        f"  {tw.linear_init}",
+        "",
+        f"Rinse and repeat - {tw.epochs} epochs of batch gradient descent, lr = {tw.lr:g}, "
+        "four ways",
+    ]
+    width = max(map(len, VARIANT_TITLES))
+    for name, history in tw.trained.items():
+        lines.append(
+            f"  {name:<{width}}  b = {float(history.b[-1]):.7f}  w = {float(history.w[-1, 0]):.7f}"
+            f"  {VARIANT_TITLES[name]}"
+        )
+    lines += [
+        f"  {'numpy':<{width}}  b = {float(numpy_ref.b[-1]):.7f}  "
+        f"w = {float(numpy_ref.w[-1, 0]):.7f}  float64, from the same b and w as torch-autograd",
+        "  (torch-linear starts from nn.Linear's own initial weight and bias)",
+        "",
+        "state_dict() of the module variants after training",
+    ]
+    lines += [f"  {name}: {state}" for name, state in tw.state_dicts.items()]
+    return lines

@@ -1,0 +1,65 @@
+"""Write docs/cli.md, the command-line reference, from the CLI's own ``--help`` texts.
+
+    python scripts/gen_cli_docs.py           # rewrite docs/cli.md
+    python scripts/gen_cli_docs.py --check   # exit 1 if docs/cli.md is out of date
+
+The help is rendered at a fixed width so the file does not depend on the terminal.
+``tests/test_cli_train.py`` checks that the committed file is up to date.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = ROOT / "docs" / "cli.md"
+WIDTH = 100
+
+HEADER = """\
+# Command-line reference
+
+Generated from the CLI's own help by `scripts/gen_cli_docs.py`; do not edit by
+hand (run `python scripts/gen_cli_docs.py` after changing an option). The user
+guide, [guide.md](guide.md), shows the commands at work. Every command exits with
+0 on success and 2, after one line `gradstep: error: ...` on standard error, on
+bad input or options.
+"""
+
+
+def help_text(command: click.Command, name: str, parent: click.Context | None) -> str:
+    ctx = click.Context(
+        command, info_name=name, parent=parent, terminal_width=WIDTH, max_content_width=WIDTH
+    )
+    return command.get_help(ctx).rstrip()
+
+
+def render() -> str:
+    from gradstep.cli import cli
+
+    settings = dict(cli.context_settings, terminal_width=WIDTH, max_content_width=WIDTH)
+    root = click.Context(cli, info_name="gradstep", **settings)
+    parts = [HEADER, "## gradstep\n", "```text", cli.get_help(root).rstrip(), "```\n"]
+    for name in cli.list_commands(root):
+        command = cli.get_command(root, name)
+        parts += [f"## gradstep {name}\n", "```text", help_text(command, name, root), "```\n"]
+    return "\n".join(parts)
+
+
+def main(argv: list[str]) -> int:
+    text = render()
+    if "--check" in argv:
+        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
+        if current != text:
+            print(f"{TARGET} is out of date; run: python scripts/gen_cli_docs.py", file=sys.stderr)
+            return 1
+        return 0
+    TARGET.write_text(text, encoding="utf-8")
+    print(f"wrote {TARGET}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,116 @@
+"""``gradstep predict``: the trained model's predictions for the rows of a table."""
+
+from __future__ import annotations
+
+import click
+
+FORMAT_HELP = "Read DATA as this format. [default: from the extension; '-' is CSV]"
+
+
+@click.command()
+@click.argument("run_dir", metavar="RUN_DIR")
+@click.argument("data", metavar="DATA")
+@click.option(
+    "--out",
+    "out_file",
+    metavar="FILE",
+    help="Write the predictions to FILE (Parquet for .parquet/.pq, else CSV) instead of "
+    "standard output. An existing FILE is an error unless --force is given.",
+)
+@click.option(
+    "--id-column",
+    metavar="COL",
+    help="Copy this column of DATA (e.g. a row id) into the output, before the prediction.",
+)
+@click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), help=FORMAT_HELP)
+@click.option(
+    "--drop-missing",
+    is_flag=True,
+    help="Skip rows with an empty, NA, NaN or infinite feature value (and say how many) "
+    "instead of stopping with an error; use --id-column to tell the rows apart.",
+)
+@click.option("--force", is_flag=True, help="Replace an existing --out file.")
+def predict(
+    run_dir: str, data: str, out_file: str | None, id_column: str | None, fmt: str | None,
+    drop_missing: bool, force: bool,
+) -> None:  # fmt: skip
+    """Predict the target of the run in RUN_DIR for every row of DATA.
+
+    DATA (CSV, Parquet, or - for CSV on standard input) needs the model's feature
+    columns; other columns are ignored. The output has a column 'prediction'
+    (after the --id-column, if asked for), one row per row of DATA.
+    """
+    from pathlib import Path
+
+    from gradstep.errors import GradstepError
+
+    if out_file is not None and Path(out_file).exists() and not force:
+        raise GradstepError(
+            f"{out_file} already exists; pass --force to replace it, or choose another --out"
+        )
+    model, table, selection = model_inputs(run_dir, data, fmt, drop_missing, with_target=False)
+    ids = None
+    if id_column is not None:
+        from gradstep.table import cell_texts, require_column
+
+        require_column(table, id_column, "id")
+        ids = cell_texts(table, id_column, selection.rows)
+    predictions = model.predict(selection.x)
+    _report_dropped(selection.dropped, id_column)
+    columns = ([(id_column, ids)] if ids is not None else []) + [("prediction", predictions)]
+    if out_file is None:
+        click.echo(csv_text(columns), nl=False)
+        return
+    try:
+        write_table(Path(out_file), columns)
+    except OSError as exc:
+        raise GradstepError(f"cannot write {out_file}: {exc.strerror or exc}") from None
+
+
+def model_inputs(run_dir, data, fmt, drop_missing: bool, with_target: bool):
+    """``(model, table, selection)``: the run's model and DATA's columns for it."""
+    from gradstep.run_output import read_model
+    from gradstep.table import read_table, require_columns, select
+
+    model = read_model(run_dir)
+    table = read_table(data, fmt)
+    needed = [*model.features, *([model.target] if with_target else [])]
+    require_columns(table, needed, f"the model in {run_dir}")
+    selection = select(table, model.features, model.target if with_target else None,
+                       drop_missing)  # fmt: skip
+    return model, table, selection
+
+
+def _report_dropped(dropped: int, id_column: str | None) -> None:
+    if dropped:
+        hint = "" if id_column else " (pass --id-column to tell the rows apart)"
+        click.echo(f"gradstep: dropped {dropped} row(s) with missing values{hint}", err=True)
+
+
+def csv_text(columns: list[tuple[str, object]]) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([name for name, _ in columns])
+    cells = [
+        values if name != "prediction" else [repr(float(v)) for v in values]
+        for name, values in columns
+    ]
+    writer.writerows(zip(*cells, strict=True))
+    return buffer.getvalue()
+
+
+def write_table(path, columns: list[tuple[str, object]]) -> None:
+    from gradstep.files import atomic_path, atomic_write_text
+
+    if path.suffix.lower() in (".parquet", ".pq"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table({name: pa.array(list(values)) for name, values in columns})
+        with atomic_path(path) as tmp:
+            pq.write_table(table, tmp)
+    else:
+        atomic_write_text(path, csv_text(columns))

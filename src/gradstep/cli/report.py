@@ -1,0 +1,25 @@
+"""``gradstep report RUN_DIR``: the self-contained interactive HTML report of a run."""
+
+from __future__ import annotations
+
+import click
+
+from gradstep.cli.plot import FEATURE_HELP
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--out", "out_file", default=None, type=click.Path(dir_okay=False),
+    help="The HTML file to write. [default: RUN_DIR/report.html]",
+)  # fmt: skip
+@click.option("--feature", default=None, help=FEATURE_HELP)
+def report(run_dir: str, out_file: str | None, feature: str | None) -> None:
+    """Write one HTML file (works offline) showing the run folder RUN_DIR."""
+    from gradstep.cli.plot import feature_index
+    from gradstep.report import write_run_report
+    from gradstep.run_folder import read_run
+
+    run = read_run(run_dir)
+    path = write_run_report(run, out_file, j=feature_index(run, feature))
+    click.echo(f"report: {path}")

@@ -1,0 +1,190 @@
+"""``gradstep train``: fit a linear model by gradient descent on your own table."""
+
+from __future__ import annotations
+
+import click
+from click.core import ParameterSource
+
+from gradstep.run_config import (
+    DEFAULT_EPOCHS,
+    DEFAULT_SEED,
+    DEFAULT_TOL,
+    DEFAULT_VAL_FRACTION,
+)
+
+EPILOG = """\b
+Examples:
+  gradstep train diabetes.csv --target progression
+  gradstep train houses.parquet --target price --features area,rooms --lr 0.05
+  cat data.csv | gradstep train - --target y --out runs/piped --json
+  gradstep train diabetes.csv --target progression --out runs/d --resume --epochs 200000
+
+Every option can also be set in a TOML file passed with --config (keys are the
+option names: lr = 0.05, features = ["age", "bmi"], data = "diabetes.csv");
+the command line wins over the file. The run folder's layout is described in
+docs/run-folder.md.
+"""
+
+
+@click.command(epilog=EPILOG)
+@click.argument("data", required=False, metavar="[DATA]")
+@click.option(
+    "--target", metavar="COL", help="The column to predict (required, here or in --config)."
+)
+@click.option(
+    "--features",
+    metavar="A,B,...",
+    help="Feature columns, separated by commas. [default: every numeric column but the "
+    "target; text columns are skipped and the summary lists them]",
+)
+@click.option(
+    "--format",
+    type=click.Choice(["csv", "parquet"]),
+    help="Read DATA as this format. [default: from the extension: .csv/.txt CSV, "
+    ".parquet/.pq Parquet; '-' (standard input) is always CSV]",
+)
+@click.option(
+    "--drop-missing",
+    is_flag=True,
+    default=None,
+    help="Drop rows with an empty, NA, NaN or infinite value in a column used (and say how "
+    "many), instead of stopping with an error.",
+)
+@click.option(
+    "--engine",
+    metavar="NAME",
+    help="Which implementation runs the descent: numpy, or a torch engine (torch-autograd, "
+    "torch-optim, torch-module, torch-linear). [default: numpy]",
+)
+@click.option(
+    "--device",
+    metavar="DEVICE",
+    help="Torch engines only: auto (CUDA when available), cpu or cuda. [default: auto]",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(["float32", "float64"]),
+    help="Torch engines only: the float type (numpy always uses float64). "
+    "[default: the engine's, float32 for torch]",
+)
+@click.option(
+    "--lr",
+    metavar="LR|auto",
+    help="Learning rate, or auto: 1/L, L the largest curvature of the loss on the "
+    "training rows (full batch: 2·λmax([1,Z]ᵀ[1,Z]/n); mini-batches of k rows: "
+    "(2/k)·the sum of the k largest ‖(1,z_i)‖²), a step that cannot diverge. [default: auto]",
+)
+@click.option(
+    "--epochs",
+    metavar="N",
+    help="The most epochs to run (a cap: training stops earlier once it converges, see "
+    f"--tol; the summary says which). [default: {DEFAULT_EPOCHS}]",
+)
+@click.option(
+    "--tol",
+    metavar="TOL",
+    help="Convergence tolerance: stop after an epoch that moves no parameter by more than "
+    "TOL·max(1, max|parameter|), in the units the descent runs in; 0 runs every epoch "
+    f"up to --epochs. [default: {DEFAULT_TOL:g}]",
+)
+@click.option(
+    "--batch-size",
+    metavar="K|full",
+    help="Rows per update: full (batch descent), or K for mini-batches reshuffled every "
+    "epoch (1: stochastic descent; mini-batches rarely meet --tol). [default: full]",
+)
+@click.option(
+    "--val-fraction",
+    metavar="F",
+    help="Share of the rows held out for validation, drawn at random with --seed "
+    f"(0: none). [default: {DEFAULT_VAL_FRACTION}]",
+)
+@click.option(
+    "--scale/--no-scale",
+    default=None,
+    help="Standardise the features (mean 0, sd 1, fitted on the training rows only) for "
+    "the descent; results are reported in the original units. [default: on for more than "
+    "one feature]",
+)
+@click.option(
+    "--seed",
+    metavar="N",
+    help=f"Seed of the validation split and the mini-batch order. [default: {DEFAULT_SEED}]",
+)
+@click.option(
+    "--early-stopping",
+    metavar="PATIENCE",
+    help="Stop once the validation loss has not improved for PATIENCE epochs; the model is "
+    "then the epoch with the lowest validation loss (checkpoints/best.ckpt). [default: off]",
+)
+@click.option(
+    "--checkpoint-every",
+    metavar="K",
+    help="Also keep the parameters every K epochs as checkpoints/epoch-K.ckpt "
+    "(checkpoints/last.ckpt is always written). [default: off]",
+)
+@click.option(
+    "--out",
+    metavar="RUN_DIR",
+    help="The run folder to write. It is written whole at the end, so an interrupted run "
+    "leaves what was there intact. [default: runs/<DATA's name without extension>]",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    default=None,
+    help="Continue the run in --out from checkpoints/last.ckpt, exactly as if it had not "
+    "stopped (raise --epochs or lower --tol to give it more to do). Options not given "
+    "come from the run; the ones that shape the descent cannot change.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    default=None,
+    help="Replace an existing run folder (without it, an existing --out is an error).",
+)
+@click.option(
+    "--report/--no-report",
+    default=None,
+    help="Draw the figures and the HTML report into the run folder. [default: on]",
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="run.toml",
+    help="Read options from a TOML file; the command line wins over it.",
+)
+@click.option(
+    "--json",
+    is_flag=True,
+    default=None,
+    help="Print one JSON summary (intercept, coef, epochs_run, train_loss, val_loss, "
+    "closed_form, max_abs_diff_closed_form, run_dir, ...) instead of text.",
+)
+@click.pass_context
+def train(ctx: click.Context, config_path: str | None, **params) -> None:
+    """Fit a linear model by gradient descent on the table DATA and check it.
+
+    DATA is a CSV or Parquet file, or - for CSV on standard input (it may also
+    come from --config, or, with --resume, from the run being resumed). The descent
+    starts at zero and stops when it converges (or at the --epochs cap); the result
+    is compared with least squares on the same training rows and measured
+    (MSE, RMSE, MAE, R²) on the training and validation rows. Everything goes into
+    the run folder (--out): config.json, metrics.csv, model.json, quadratic.json,
+    summary.json, checkpoints/, figures/ and report.html.
+    """
+    from gradstep.cli.train_run import run_training
+    from gradstep.cli.train_text import format_summary
+
+    given = {
+        name: value
+        for name, value in params.items()
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+    }
+    summary = run_training(given, config_path)
+    if summary["json"]:
+        import json
+
+        click.echo(json.dumps(summary["payload"], indent=2))
+    else:
+        click.echo(format_summary(summary["payload"]))

@@ -1,0 +1,207 @@
+"""What ``gradstep train`` does, in order: options, checks, data, descent, run folder.
+
+Everything that can fail because of the user's input (options, the run folder's
+state, the file, the columns, the numbers, the descent) fails before the first
+byte is written; the run folder is then written whole, in one move.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import gradstep
+from gradstep.errors import GradstepError
+from gradstep.run_config import TrainOptions, check_consistent, default_out, flag_name, resolve
+from gradstep.run_output import (
+    RunFiles,
+    SavedModel,
+    check_out_dir,
+    checkpoint_payloads,
+    read_resume,
+    scaler_payload,
+    write_run,
+)
+from gradstep.runs import (
+    Problem,
+    Progress,
+    Settings,
+    auto_lr,
+    check_resumable,
+    model_params,
+    prepare,
+    summarise,
+    train,
+)
+from gradstep.table import Table, read_table, select
+
+
+def run_training(given: dict, config_path: str | None, stdin=None) -> dict:
+    """Train as the options say; return ``{"json": bool, "payload": summary}``."""
+    # With --resume the run's own options complete these, so check them only then.
+    options = resolve(given, config_path, check=False)
+    out = Path(options.out or default_out(require_data(options)))
+    resumed = None
+    if options.resume:
+        check_out_dir(out, resume=True, force=False)
+        stored, history, meta = read_resume(out)
+        options = resolve(given, config_path, stored)
+        resumed = (history, meta)
+    else:
+        check_consistent(options)
+    table = read_table(require_data(options), options.format, stdin)
+    selection = select(table, options.features, require_target(options, table),
+                       options.drop_missing)  # fmt: skip
+    problem = prepare(selection, options.val_fraction, options.seed, options.scale, table.source)
+    settings = make_settings(options, problem)
+    if not options.resume:  # after the data's checks, so those are reported first
+        check_out_dir(out, resume=False, force=options.force)
+    start = resume_start(problem, settings, out, *resumed) if resumed else None
+    with progress_bar(settings.epochs, enabled=not options.json) as progress:
+        state = train(problem, settings, start, progress)
+    payload = summarise(problem, state, settings)
+    payload.update(
+        data=table.source,
+        format=table.format,
+        run_dir=str(out),
+        lr_source="auto" if options.lr == "auto" else "given",
+        val_fraction=options.val_fraction,
+        skipped_columns=selection.skipped,
+        dropped_rows=int(selection.dropped),
+        resumed_from_epoch=None if start is None else start.epoch,
+    )
+    payload["rows"]["total"] = table.n_rows
+    files = run_files(options, out, table, problem, state, settings, payload)
+    finish = (lambda folder: draw_figures_and_report(folder, out)) if options.report else None
+    write_run(out, files, keep_existing=options.resume, finish=finish)
+    return {"json": options.json, "payload": payload}
+
+
+def require_data(options: TrainOptions) -> str:
+    if options.data is not None:
+        return options.data
+    raise GradstepError(
+        "missing DATA: pass the table to train on (a CSV or Parquet file, or - for standard "
+        "input), or set data = ... in --config"
+    )
+
+
+def require_target(options: TrainOptions, table: Table) -> str:
+    if options.target is None:
+        raise GradstepError(
+            f"missing --target: name the column to predict; columns in {table.source}: "
+            + ", ".join(table.names[:20])
+            + (f", ... ({len(table.names)} in all)" if len(table.names) > 20 else "")
+        )
+    return options.target
+
+
+def make_settings(options: TrainOptions, problem: Problem) -> Settings:
+    n_train = problem.x_train.shape[0]
+    batch = options.batch_size
+    if batch is not None and batch > n_train:
+        raise GradstepError(
+            f"{flag_name('batch_size')} {batch} is larger than the {n_train} training rows; "
+            f"pass at most {n_train}, or leave it out for full-batch descent"
+        )
+    if options.early_stopping is not None and problem.x_val is None:
+        raise GradstepError(
+            f"--early-stopping watches the validation loss, but --val-fraction "
+            f"{options.val_fraction:g} of these rows leaves fewer than 2 for validation; "
+            "raise --val-fraction or drop --early-stopping"
+        )
+    lr = auto_lr(problem, batch) if options.lr == "auto" else float(options.lr)
+    return Settings(
+        lr=lr, epochs=options.epochs, tol=options.tol or None, batch_size=batch,
+        seed=options.seed, engine=options.engine, device=options.device, dtype=options.dtype,
+        patience=options.early_stopping,
+    )  # fmt: skip
+
+
+def resume_start(problem: Problem, settings: Settings, out: Path, history, meta) -> Progress:
+    if meta.get("data_fingerprint") != problem.fingerprint:
+        raise GradstepError(
+            f"the data differs from the data the run in {out} was trained on (other rows, "
+            "values or columns); --resume needs the same table: train a new run with another --out"
+        )
+    start = Progress(history, meta.get("converged"), bool(meta.get("stopped_early")),
+                     meta.get("best_epoch"))  # fmt: skip
+    check_resumable(start, settings, meta.get("tol"))
+    return start
+
+
+@contextlib.contextmanager
+def progress_bar(total: int, enabled: bool):
+    """A tqdm bar on standard error when it is a terminal; otherwise nothing."""
+    if not (enabled and sys.stderr.isatty()):
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="epoch", file=sys.stderr, leave=False) as bar:
+
+        def update(done: int, cap: int, loss: float) -> None:
+            bar.update(done - bar.n)
+            bar.set_postfix(train_loss=f"{loss:.6g}")
+
+        yield update
+
+
+# ------------------------------------------------------------------ files
+
+
+def run_files(options, out, table, problem, state, settings, payload) -> RunFiles:
+    from gradstep.quadratic import QuadraticLoss
+
+    intercept, coef = model_params(problem, state)
+    model = SavedModel(problem.features, problem.target, intercept, coef,
+                       scaler_payload(problem.scaler))  # fmt: skip
+    meta = {
+        "seed": settings.seed, "tol": settings.tol, "lr": settings.lr,
+        "converged": state.converged, "stopped_early": state.stopped_early,
+        "best_epoch": state.best_epoch, "data_fingerprint": problem.fingerprint,
+        "features": problem.features, "target": problem.target,
+        "scaled": problem.scaler is not None,
+    }  # fmt: skip
+    quadratic = QuadraticLoss.from_data(problem.z_train, problem.y_train).to_dict()
+    checkpoints = checkpoint_payloads(
+        state.history, meta, options.checkpoint_every, state.best_epoch
+    )
+    return RunFiles(config_payload(options, out, table, problem, settings), model.to_dict(),
+                    payload, quadratic, state.history, checkpoints)  # fmt: skip
+
+
+def config_payload(options, out, table, problem, settings) -> dict:
+    return {
+        "gradstep_version": gradstep.__version__,
+        "options": options.values(),
+        "sources": dict(options.sources),
+        "config_file": options.config,
+        "resolved": {
+            "data": table.source,
+            "format": table.format,
+            "out": str(out),
+            "features": problem.features,
+            "target": problem.target,
+            "lr": settings.lr,
+            "tol": settings.tol,
+            "batch_size": settings.batch_size,
+            "scale": problem.scaler is not None,
+            "epochs": settings.epochs,
+        },
+    }
+
+
+def draw_figures_and_report(folder: Path, out: Path) -> None:
+    """The figures that apply and the report, drawn from the freshly written folder."""
+    from dataclasses import replace
+
+    from gradstep.plots.run_figures import write_run_figures
+    from gradstep.report import write_run_report
+    from gradstep.run_folder import read_run
+
+    run = read_run(folder)
+    write_run_figures(run)
+    # Named after where the folder will be, not the temporary folder it is written in.
+    write_run_report(replace(run, path=out), out=folder / "report.html")

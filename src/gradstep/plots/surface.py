@@ -1,0 +1,125 @@
+"""The loss surface over (b, w): a 3-D surface and contours, from the quadratic form.
+
+With d > 1 features the surface is a slice over ``b`` and one coefficient ``w_j``,
+the other coefficients held at their optimum; titles say so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from gradstep.quadratic import QuadraticLoss
+
+START_STYLE = {"marker": "o", "color": "black", "markersize": 8, "zorder": 5}
+MIN_STYLE = {"marker": "*", "color": "red", "markersize": 14, "zorder": 5}
+
+
+def tex_safe(text: str) -> str:
+    """A user-supplied name made safe for matplotlib (``$`` starts mathtext)."""
+    return str(text).replace("$", r"\$")
+
+
+def w_label(q: QuadraticLoss, j: int = 0, names=None) -> str:
+    """``w`` for one feature, else ``w_j`` and the feature's name when known."""
+    if q.d == 1:
+        return "w" if not names else f"w ({tex_safe(names[0])})"
+    name = f" ({tex_safe(names[j])})" if names else ""
+    return f"w_{j}{name}"
+
+
+def slice_note(q: QuadraticLoss, j: int = 0) -> str:
+    """What a 2-D view of a d-feature surface holds fixed ('' for one feature)."""
+    if q.d == 1:
+        return ""
+    return f"slice over b and w_{j}; the other {q.d - 1} coefficient(s) at their optimum"
+
+
+def as_start(start) -> tuple[float, np.ndarray] | None:
+    """``(b, w)`` with ``w`` a flat array, or None."""
+    if start is None:
+        return None
+    b, w = start
+    return float(b), np.atleast_1d(np.asarray(w, dtype=np.float64)).reshape(-1)
+
+
+def contour_levels(losses: np.ndarray, min_loss: float, count: int = 18) -> np.ndarray:
+    """Levels spaced so the ellipses are evenly spaced (loss grows like distance squared)."""
+    top = float(np.max(losses))
+    return min_loss + (top - min_loss) * np.linspace(0.0, 1.0, count + 2)[1:-1] ** 2
+
+
+def draw_contours(
+    ax, q: QuadraticLoss, j: int = 0, start=None, center=None, half_width: float = 3.0,
+    num: int = 101, names=None, colorbar: bool = True, minimum: bool = True,
+):  # fmt: skip
+    """Draw the loss contours (slice over b and w_j) on ``ax``; return the contour set."""
+    bs, ws, losses = q.grid(center=center, half_width=half_width, num=num, j=j)
+    cs = ax.contour(bs, ws, losses, levels=contour_levels(losses, q.min_loss), cmap="viridis")
+    if colorbar:
+        ax.figure.colorbar(cs, ax=ax, label="loss (MSE)", shrink=0.9)
+    if minimum:
+        b_star, w_star = q.minimum()
+        ax.plot([b_star], [w_star[j]], linestyle="none", label="minimum", **MIN_STYLE)
+    start = as_start(start)
+    if start is not None:
+        ax.plot([start[0]], [start[1][j]], linestyle="none", label="random start", **START_STYLE)
+    ax.set_xlabel("b")
+    ax.set_ylabel(w_label(q, j, names))
+    return cs
+
+
+def loss_surface(
+    q: QuadraticLoss, start=None, j: int = 0, half_width: float = 3.0, num: int = 101,
+    names=None,
+):  # fmt: skip
+    """The loss over b and w (minimum +- ``half_width``) as a 3-D surface and contours.
+
+    Returns ``(fig, (ax3d, ax_contours))``. ``start`` is ``(b, w)``, marked on both.
+    """
+    fig = Figure(figsize=(13, 5.8))
+    # computed_zorder=False: draw the markers over the surface, not hidden under it
+    ax3d = fig.add_subplot(1, 2, 1, projection="3d", computed_zorder=False)
+    ax2d = fig.add_subplot(1, 2, 2)
+    bs, ws, losses = q.grid(half_width=half_width, num=num, j=j)
+    ax3d.plot_surface(
+        bs, ws, losses, cmap="viridis", alpha=0.75, linewidth=0, rstride=2, cstride=2, zorder=1
+    )
+    b_star, w_star = q.minimum()
+    ax3d.scatter([b_star], [w_star[j]], [q.min_loss], c="red", marker="*", s=200, label="minimum",
+                 zorder=5)  # fmt: skip
+    start = as_start(start)
+    if start is not None:
+        loss0 = float(q.slice_loss(start[0], start[1][j], j=j))
+        ax3d.scatter([start[0]], [start[1][j]], [loss0], c="black", s=60, label="random start",
+                     zorder=5)  # fmt: skip
+    ax3d.set_xlabel("b")
+    ax3d.set_ylabel(w_label(q, j, names))
+    ax3d.set_zlabel("loss (MSE)")
+    ax3d.view_init(elev=30, azim=-60)
+    ax3d.set_box_aspect(None, zoom=0.85)
+    ax3d.legend(loc="upper left")
+    ax3d.set_title("Loss surface")
+    draw_contours(ax2d, q, j=j, start=start, half_width=half_width, num=num, names=names)
+    ax2d.legend(loc="lower right")
+    ax2d.set_title("Loss contours")
+    note = slice_note(q, j)
+    if note:
+        fig.suptitle(note)
+    fig.tight_layout()
+    return fig, (ax3d, ax2d)
+
+
+def loss_contours(
+    q: QuadraticLoss, start=None, j: int = 0, half_width: float = 3.0, num: int = 101,
+    names=None,
+):  # fmt: skip
+    """The contours alone, with the minimum and ``start`` marked. Returns ``(fig, ax)``."""
+    fig = Figure(figsize=(7.5, 6))
+    ax = fig.subplots()
+    draw_contours(ax, q, j=j, start=start, half_width=half_width, num=num, names=names)
+    ax.legend(loc="upper right")
+    note = slice_note(q, j)
+    ax.set_title("Loss contours" + (f"\n{note}" if note else ""))
+    fig.tight_layout()
+    return fig, ax

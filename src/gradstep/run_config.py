@@ -1,0 +1,367 @@
+"""The options of ``gradstep train``: defaults, parsing, a TOML file, and which value wins.
+
+Every option can come from four places; the first that has it wins:
+
+1. the command line,
+2. the TOML file given with ``--config`` (flat ``key = value`` lines, or a
+   ``[train]`` table; keys are the option names, ``-`` or ``_`` alike),
+3. with ``--resume``, the run being resumed (its ``config.json``),
+4. the default below.
+
+The resolved configuration records where each value came from. Options that
+shape the descent (``LOCKED``) cannot change when a run is resumed: the resumed
+descent must be the one that was started.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gradstep.errors import GradstepError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+DEFAULT_LR = "auto"
+DEFAULT_EPOCHS = 100_000
+DEFAULT_TOL = 1e-10
+DEFAULT_VAL_FRACTION = 0.2
+DEFAULT_SEED = 42
+RUNS_FOLDER = "runs"
+
+
+class _Bad(ValueError):
+    """A value that does not parse; the message says what it must be."""
+
+
+def _text(value) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Bad("must be a non-empty string")
+    return value.strip()
+
+
+def _optional_text(value) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _features(value) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _Bad("must be column names separated by commas (in TOML: a list of strings)")
+    names = [v.strip() for v in value]
+    if not names or any(not name for name in names):
+        raise _Bad("must name columns separated by commas, with no empty names, e.g. age,bmi")
+    return names
+
+
+def _format(value) -> str | None:
+    if value is None:
+        return None
+    if value not in ("csv", "parquet"):
+        raise _Bad("must be csv or parquet")
+    return value
+
+
+def _number(value, what: str) -> float:
+    if isinstance(value, bool):
+        raise _Bad(what)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise _Bad(what) from None
+    if not math.isfinite(number):
+        raise _Bad(what)
+    return number
+
+
+def _whole(value, what: str, minimum: int) -> int:
+    number = _number(value, what)
+    if number != int(number) or number < minimum:
+        raise _Bad(what)
+    return int(number)
+
+
+def _lr(value):
+    if value == "auto":
+        return "auto"
+    number = _number(value, "must be a positive number or 'auto', e.g. 0.01")
+    if number <= 0:
+        raise _Bad("must be a positive number or 'auto', e.g. 0.01")
+    return number
+
+
+def _epochs(value) -> int:
+    return _whole(value, "must be a whole number >= 1, e.g. 5000", 1)
+
+
+def _optional_count(what: str) -> Callable[[Any], int | None]:
+    def parse(value):
+        return None if value is None else _whole(value, f"must be a whole number >= 1{what}", 1)
+
+    return parse
+
+
+def _tol(value) -> float:
+    number = _number(value, "must be a number >= 0 (0: run every epoch), e.g. 1e-10")
+    if number < 0:
+        raise _Bad("must be a number >= 0 (0: run every epoch), e.g. 1e-10")
+    return number
+
+
+def _batch_size(value) -> int | None:
+    if value is None or value == "full":
+        return None
+    return _whole(value, "must be a whole number >= 1 or 'full' (all training rows)", 1)
+
+
+def _fraction(value) -> float:
+    number = _number(value, "must be a number from 0 up to (not including) 1, e.g. 0.2")
+    if not 0 <= number < 1:
+        raise _Bad("must be a number from 0 up to (not including) 1, e.g. 0.2")
+    return number
+
+
+def _scale(value):
+    if value == "auto" or isinstance(value, bool):
+        return value
+    raise _Bad("must be true, false or 'auto' (on for more than one feature)")
+
+
+def _seed(value) -> int:
+    return _whole(value, "must be a whole number >= 0, e.g. 42", 0)
+
+
+def _dtype(value) -> str | None:
+    if value is None:
+        return None
+    if value not in ("float32", "float64"):
+        raise _Bad("must be float32 or float64")
+    return value
+
+
+def _flag(value) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad("must be true or false")
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    default: Any
+    parse: Callable[[Any], Any]
+    locked: bool = False  # must stay the same when the run is resumed
+    inherited: bool = True  # taken from the resumed run when not given
+
+
+OPTIONS: dict[str, Option] = {
+    "data": Option(None, _optional_text),
+    "target": Option(None, _optional_text, locked=True),
+    "features": Option(None, _features, locked=True),
+    "format": Option(None, _format),
+    "drop_missing": Option(False, _flag, locked=True),
+    "engine": Option("numpy", _text, locked=True),
+    "device": Option("auto", _text),
+    "dtype": Option(None, _dtype, locked=True),
+    "lr": Option(DEFAULT_LR, _lr, locked=True),
+    "epochs": Option(DEFAULT_EPOCHS, _epochs),
+    "tol": Option(DEFAULT_TOL, _tol),
+    "batch_size": Option(None, _batch_size, locked=True),
+    "val_fraction": Option(DEFAULT_VAL_FRACTION, _fraction, locked=True),
+    "scale": Option("auto", _scale, locked=True),
+    "seed": Option(DEFAULT_SEED, _seed, locked=True),
+    "early_stopping": Option(None, _optional_count(" (the patience, in epochs)")),
+    "checkpoint_every": Option(None, _optional_count(", e.g. 1000")),
+    "out": Option(None, _optional_text, inherited=False),
+    "resume": Option(False, _flag, inherited=False),
+    "force": Option(False, _flag, inherited=False),
+    "report": Option(True, _flag),
+    "json": Option(False, _flag, inherited=False),
+}
+# Not an option of the run: where the other options came from.
+CONFIG_OPTION = "config"
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """The resolved options of one ``gradstep train``; ``sources`` says where each came from."""
+
+    data: str | None
+    target: str | None
+    features: list[str] | None
+    format: str | None
+    drop_missing: bool
+    engine: str
+    device: str
+    dtype: str | None
+    lr: float | str
+    epochs: int
+    tol: float
+    batch_size: int | None
+    val_fraction: float
+    scale: bool | str
+    seed: int
+    early_stopping: int | None
+    checkpoint_every: int | None
+    out: str | None
+    resume: bool
+    force: bool
+    report: bool
+    json: bool
+    sources: dict[str, str] = field(default_factory=dict)
+    config: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in OPTIONS}
+
+
+def flag_name(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def parse_option(name: str, raw, label: str):
+    try:
+        return OPTIONS[name].parse(raw)
+    except _Bad as exc:
+        raise GradstepError(f"{label} {raw!r} {exc}") from None
+
+
+# ------------------------------------------------------------------ TOML files
+
+
+def read_toml(path: str) -> dict[str, Any]:
+    """The options in a TOML file, keyed by option name (``-`` read as ``_``)."""
+    try:
+        with open(path, "rb") as fh:
+            document = tomllib.load(fh)
+    except FileNotFoundError:
+        raise GradstepError(f"no such config file: {path}") from None
+    except IsADirectoryError:
+        raise GradstepError(f"config {path} is a folder; pass a TOML file") from None
+    except OSError as exc:
+        raise GradstepError(f"cannot read config file {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise GradstepError(f"config file {path} is not valid TOML: {exc}") from None
+    if isinstance(document.get("train"), dict):
+        document = {**{k: v for k, v in document.items() if k != "train"}, **document["train"]}
+    options = {}
+    for key, value in document.items():
+        name = key.replace("-", "_")
+        if name == CONFIG_OPTION:
+            raise GradstepError(f"{path}: 'config' cannot be set inside a config file")
+        if name not in OPTIONS:
+            raise GradstepError(f"{path}: unknown option {key!r}{_did_you_mean(name)}")
+        options[name] = value
+    return options
+
+
+def _did_you_mean(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(OPTIONS), n=1)
+    known = ", ".join(OPTIONS)
+    return f"; did you mean {close[0]!r}?" if close else f"; known options: {known}"
+
+
+# ------------------------------------------------------------------ resolving
+
+
+def resolve(
+    command_line: dict[str, Any],
+    config_path: str | None = None,
+    resumed: dict[str, Any] | None = None,
+    check: bool = True,
+) -> TrainOptions:
+    """Combine the command line (only options the user typed), a TOML file and a resumed run.
+
+    With ``check`` (the default) options that contradict each other are an error;
+    before a run to resume has been read, only ``--resume`` with ``--force`` is.
+    """
+    from_file = read_toml(config_path) if config_path else {}
+    values, sources = {}, {}
+    for name, option in OPTIONS.items():
+        if name in command_line:
+            value = parse_option(name, command_line[name], flag_name(name))
+            source = "command line"
+        elif name in from_file:
+            value = parse_option(name, from_file[name], f"{name} in {config_path}:")
+            source = f"config file {config_path}"
+        elif resumed is not None and option.inherited and name in resumed:
+            value = parse_option(name, resumed[name], f"{name} in the resumed run's config.json:")
+            source = "resumed run"
+        else:
+            value, source = option.default, "default"
+        if resumed is not None and option.locked and source != "resumed run":
+            _check_unchanged(name, value, source, resumed)
+        values[name], sources[name] = value, source
+    options = TrainOptions(**values, sources=sources, config=config_path)
+    if check:
+        check_consistent(options)
+    else:
+        check_run_flags(options)
+    return options
+
+
+def _check_unchanged(name: str, value, source: str, resumed: dict[str, Any]) -> None:
+    stored = OPTIONS[name].parse(resumed.get(name, OPTIONS[name].default))
+    if source != "default" and value != stored:
+        raise GradstepError(
+            f"{flag_name(name)} {value!r} ({source}) contradicts the run being resumed, "
+            f"which used {stored!r}; --resume continues the same descent: drop "
+            f"{flag_name(name)}, or train a new run with another --out"
+        )
+
+
+def check_run_flags(options: TrainOptions) -> None:
+    if options.resume and options.force:
+        raise GradstepError(
+            "--resume and --force contradict each other: --resume continues the run folder, "
+            "--force replaces it; pass one of them"
+        )
+
+
+def check_consistent(options: TrainOptions) -> None:
+    """Raise for options that contradict each other."""
+    check_run_flags(options)
+    if options.early_stopping is not None and options.val_fraction == 0:
+        raise GradstepError(
+            "--early-stopping watches the validation loss, but --val-fraction 0 keeps no "
+            "validation rows; pass --val-fraction 0.2 (say) or drop --early-stopping"
+        )
+    if options.data == "-" and options.format == "parquet":
+        raise GradstepError(
+            "standard input ('-') is read as CSV, so --format parquet cannot be used with it"
+        )
+    from gradstep.api import ENGINES
+
+    if options.engine not in ENGINES:
+        raise GradstepError(
+            f"--engine {options.engine!r} is not known; choose one of {', '.join(ENGINES)}"
+        )
+    if not options.engine.startswith("torch-"):
+        if options.device not in ("auto", "cpu"):
+            raise GradstepError(
+                f"--device {options.device} needs a torch engine, but --engine "
+                f"{options.engine} runs on the CPU; pass --engine torch-autograd, or drop --device"
+            )
+        if options.dtype == "float32":
+            raise GradstepError(
+                f"--dtype float32 needs a torch engine, but --engine {options.engine} computes "
+                "in float64; pass --engine torch-autograd, or drop --dtype"
+            )
+
+
+def default_out(data: str) -> str:
+    """``runs/<name>``: the data file's name without its extension (``stdin`` for ``-``)."""
+    name = "stdin" if data == "-" else Path(data).stem or "run"
+    return os.path.join(RUNS_FOLDER, name)

@@ -1,0 +1,173 @@
+"""Reading a run folder (``docs/run-folder.md``) for ``gradstep plot`` and ``report``.
+
+Only ``metrics.csv`` is required; every other file is optional and simply
+absent from the result when missing, so a folder from an older or newer
+``gradstep train`` still plots. A file that is present but unreadable is an error
+that names it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gradstep.errors import GradstepError
+from gradstep.quadratic import QuadraticLoss
+
+_W_COLUMN = re.compile(r"w_(\d+)$")
+
+
+@dataclass
+class Trace:
+    """Parameters (and losses) over epochs or steps, read from a CSV file."""
+
+    index: np.ndarray  # epoch or step numbers
+    b: np.ndarray  # (k,)
+    w: np.ndarray  # (k, d)
+    train_loss: np.ndarray | None = None
+    val_loss: np.ndarray | None = None
+
+
+@dataclass
+class RunFolder:
+    path: Path
+    metrics: Trace
+    steps: Trace | None = None
+    quadratic: QuadraticLoss | None = None
+    config: dict | None = None
+    model: dict | None = None
+    summary: dict | None = None
+    files: dict[str, Path] = field(default_factory=dict)  # other files found (e.g. graph.svg)
+
+    @property
+    def d(self) -> int:
+        return self.metrics.w.shape[1]
+
+    @property
+    def feature_names(self) -> list[str] | None:
+        names = (self.model or {}).get("feature_names")
+        if isinstance(names, list) and len(names) == self.d:
+            return [str(n) for n in names]
+        return None
+
+    @property
+    def start(self) -> tuple[float, np.ndarray] | None:
+        """The parameters before the first update, when the folder records them."""
+        if self.steps is not None and len(self.steps.index) and self.steps.index[0] == 0:
+            return float(self.steps.b[0]), self.steps.w[0].copy()
+        for source in (self.summary, self.config):
+            init = (source or {}).get("init")
+            if isinstance(init, dict) and {"b", "w"} <= set(init):
+                try:
+                    w = np.atleast_1d(np.asarray(init["w"], dtype=np.float64)).reshape(-1)
+                    if w.size == self.d:
+                        return float(init["b"]), w
+                except (TypeError, ValueError):
+                    pass
+        return None
+
+    @property
+    def scaled(self) -> bool:
+        """Whether the descent ran on standardised features (per ``model.json``)."""
+        return bool((self.model or {}).get("scaler"))
+
+
+def read_run(path) -> RunFolder:
+    """Read the run folder at ``path``; GradstepError if it is not one."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise GradstepError(
+            f"run folder {str(folder)!r} does not exist or is not a folder; pass the --out "
+            "folder of 'gradstep train'"
+        )
+    metrics_path = folder / "metrics.csv"
+    if not metrics_path.is_file():
+        raise GradstepError(
+            f"{str(folder)!r} has no metrics.csv, so it is not a run folder; pass the --out "
+            "folder of 'gradstep train'"
+        )
+    metrics = read_trace(metrics_path, "epoch")
+    steps = read_trace(folder / "steps.csv", "step") if (folder / "steps.csv").is_file() else None
+    if steps is not None and steps.w.shape[1] != metrics.w.shape[1]:
+        steps = None  # from another run: ignore rather than draw nonsense
+    quad_payload = _read_json(folder / "quadratic.json")
+    quadratic = None
+    if quad_payload is not None:
+        quadratic = QuadraticLoss.from_dict(quad_payload, str(folder / "quadratic.json"))
+        if quadratic.d != metrics.w.shape[1]:
+            raise GradstepError(
+                f"{folder / 'quadratic.json'} has {quadratic.d} feature(s) but metrics.csv "
+                f"has {metrics.w.shape[1]}; the files come from different runs"
+            )
+    files = {p.name: p for p in sorted(folder.iterdir()) if p.is_file()}
+    return RunFolder(
+        path=folder, metrics=metrics, steps=steps, quadratic=quadratic,
+        config=_read_json(folder / "config.json"), model=_read_json(folder / "model.json"),
+        summary=_read_json(folder / "summary.json"), files=files,
+    )  # fmt: skip
+
+
+def _read_json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise GradstepError(
+            f"{path} cannot be read as JSON ({exc}); rerun 'gradstep train'"
+        ) from None
+    if not isinstance(payload, dict):
+        raise GradstepError(f"{path} holds a {type(payload).__name__}, expected a JSON object")
+    return payload
+
+
+def read_trace(path: Path, index_name: str) -> Trace:
+    """Read ``metrics.csv`` or ``steps.csv``: ``index_name, b, w_0.., [train_loss, val_loss]``."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GradstepError(f"cannot read {path}: {exc}") from None
+    if not rows:
+        raise GradstepError(f"{path} is empty; rerun 'gradstep train'")
+    header = [h.strip() for h in rows[0]]
+    w_cols = sorted(
+        ((int(m.group(1)), i) for i, h in enumerate(header) if (m := _W_COLUMN.match(h))),
+    )
+    if index_name not in header or "b" not in header or not w_cols:
+        raise GradstepError(
+            f"{path} has columns {header}; expected {index_name}, b, w_0, ... "
+            "(see docs/run-folder.md)"
+        )
+    if [k for k, _ in w_cols] != list(range(len(w_cols))):
+        raise GradstepError(f"{path}: the w columns must be w_0 .. w_{len(w_cols) - 1}")
+    body = [r for r in rows[1:] if r]
+    if not body:
+        raise GradstepError(f"{path} has a header but no rows; the run recorded nothing")
+    values = np.empty((len(body), len(header)))
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise GradstepError(f"{path}, line {r}: {len(row)} values for {len(header)} columns")
+        for c, cell in enumerate(row):
+            try:
+                values[r - 2, c] = float(cell) if cell.strip() else np.nan
+            except ValueError:
+                raise GradstepError(
+                    f"{path}, line {r}, column {header[c]!r}: {cell!r} is not a number"
+                ) from None
+
+    def column(name):
+        return values[:, header.index(name)] if name in header else None
+
+    return Trace(
+        index=column(index_name).astype(np.int64),
+        b=column("b"),
+        w=values[:, [i for _, i in w_cols]],
+        train_loss=column("train_loss"),
+        val_loss=column("val_loss"),
+    )

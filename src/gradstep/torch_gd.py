@@ -1,0 +1,377 @@
+r"""The document's descent in PyTorch, four ways, each an engine of ``gradstep.fit``.
+
+* ``torch-autograd``: ``b`` and ``w`` are tensors with ``requires_grad``;
+  ``loss.backward()`` finds the gradients, the update runs under
+  ``torch.no_grad()`` and the gradients are zeroed after every step (they
+  accumulate otherwise).
+* ``torch-optim``: the same tensors, ``torch.optim.SGD`` and
+  ``nn.MSELoss(reduction="mean")``.
+* ``torch-module``: :class:`ManualLinearRegression`, an ``nn.Module`` holding
+  ``b`` and ``w`` as ``nn.Parameter``\ s.
+* ``torch-linear``: ``nn.Sequential(nn.Linear(d, 1))``.
+
+All four take their batches from :func:`gradstep.numpy_gd.batch_indices`, so given
+the same start and seed they follow the NumPy engine step for step (to rounding).
+Every loss goes through :func:`checked_loss`, which refuses predictions and targets
+of different shapes instead of letting them broadcast.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from gradstep import numpy_gd
+from gradstep.errors import GradstepError
+from gradstep.result import History
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cpu":
+        return torch.device("cpu")
+    if isinstance(device, str) and (device == "cuda" or device.startswith("cuda:")):
+        index = device.partition(":")[2]
+        if index and not index.isdigit():
+            raise GradstepError(f"device={device!r} is not a device; use 'cuda' or 'cuda:0'")
+        if not torch.cuda.is_available():
+            raise GradstepError(
+                f"device={device!r} but CUDA is not available here; use device='cpu' or 'auto'"
+            )
+        if index and int(index) >= torch.cuda.device_count():
+            raise GradstepError(
+                f"device={device!r} but only {torch.cuda.device_count()} CUDA device(s) exist; "
+                "use device='cuda' for the first one"
+            )
+        return torch.device(device)
+    raise GradstepError(f"device={device!r} is not known; use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+
+
+def resolve_dtype(dtype: str | None = None) -> torch.dtype:
+    """``None`` or ``"float32"`` (PyTorch's default) or ``"float64"``."""
+    if dtype is None:
+        return torch.float32
+    if dtype in DTYPES:
+        return DTYPES[dtype]
+    raise GradstepError(f"dtype={dtype!r} is not known; use 'float32' (the default) or 'float64'")
+
+
+def check_shapes(prediction: torch.Tensor, target: torch.Tensor) -> None:
+    """Raise a GradstepError unless ``prediction`` and ``target`` have the same shape.
+
+    ``nn.MSELoss`` would broadcast predictions of shape (n, 1) against targets of
+    shape (n,) into an (n, n) matrix of differences and train, with no more than a
+    warning, towards the wrong answer.
+    """
+    if prediction.shape != target.shape:
+        pred_shape, target_shape = tuple(prediction.shape), tuple(target.shape)
+        hint = ""
+        if prediction.dim() == target.dim() + 1 and pred_shape[-1] == 1:
+            hint = " (use target.unsqueeze(-1) or prediction.squeeze(-1))"
+        elif target.dim() == prediction.dim() + 1 and target_shape[-1] == 1:
+            hint = " (use target.squeeze(-1) or prediction.unsqueeze(-1))"
+        raise GradstepError(
+            f"the loss got predictions of shape {pred_shape} and targets of shape "
+            f"{target_shape}; they would broadcast to the wrong loss, so give both the same "
+            f"shape{hint}"
+        )
+
+
+def checked_loss(loss_fn, prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """``loss_fn(prediction, target)`` after :func:`check_shapes`."""
+    check_shapes(prediction, target)
+    return loss_fn(prediction, target)
+
+
+def checked_mse(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The document's loss, ``((prediction - target) ** 2).mean()``, after :func:`check_shapes`."""
+    check_shapes(prediction, target)
+    error = prediction - target
+    return (error**2).mean()
+
+
+class ManualLinearRegression(nn.Module):
+    """``b + x @ w`` with ``b`` (1,) and ``w`` (d,) as ``nn.Parameter``\\ s.
+
+    The book draws both from ``torch.randn``; here the caller passes the starting
+    values, so building a model never touches PyTorch's random state.
+    """
+
+    def __init__(self, b, w, device=None, dtype=None):
+        super().__init__()
+        kwargs = {"device": device, "dtype": dtype or torch.float32}
+        self.b = nn.Parameter(torch.as_tensor(np.atleast_1d(b), **kwargs).reshape(1).clone())
+        self.w = nn.Parameter(torch.as_tensor(np.atleast_1d(w), **kwargs).reshape(-1).clone())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b + x @ self.w
+
+
+def linear_model(b, w, device=None, dtype=None) -> nn.Sequential:
+    """``nn.Sequential(nn.Linear(d, 1))`` holding the given bias ``b`` and weights ``w``.
+
+    ``nn.utils.skip_init`` skips PyTorch's random initialisation (and so leaves its
+    random state alone); the values are then copied in.
+    """
+    w_arr = np.atleast_1d(np.asarray(w, dtype=np.float64))
+    layer = nn.utils.skip_init(
+        nn.Linear, w_arr.size, 1, device=device or "cpu", dtype=dtype or torch.float32
+    )
+    with torch.no_grad():
+        layer.weight.copy_(torch.as_tensor(w_arr.reshape(1, -1)))
+        layer.bias.copy_(torch.as_tensor(np.atleast_1d(b).astype(np.float64)))
+    return nn.Sequential(layer)
+
+
+class _Variant:
+    """One way of writing the descent: ``step`` updates, ``loss`` only evaluates."""
+
+    module: nn.Module | None = None
+
+    def targets(self, y: torch.Tensor) -> torch.Tensor:
+        """``y`` in the shape this variant's predictions have."""
+        return y
+
+    def loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def flat_params(self) -> torch.Tensor:
+        """``[b, w_0, ..., w_{d-1}]``, detached."""
+        raise NotImplementedError
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One update with ``optim.SGD``; returns the loss before it."""
+        loss = self.loss(x, y)
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad()
+        return loss.detach()
+
+
+class _Tensors(_Variant):
+    """``torch-autograd``: ``b`` and ``w`` with ``requires_grad``, the update by hand."""
+
+    def __init__(self, b, w, lr, device, dtype):
+        self.b = torch.tensor([float(b)], dtype=dtype, device=device, requires_grad=True)
+        # clone: as_tensor may share memory with the caller's array
+        self.w = torch.as_tensor(np.asarray(w), dtype=dtype, device=device).clone()
+        self.w.requires_grad_()
+        self.lr = lr
+
+    def loss(self, x, y):
+        return checked_mse(self.b + x @ self.w, y)
+
+    def step(self, x, y):
+        loss = self.loss(x, y)
+        loss.backward()
+        with torch.no_grad():
+            self.b -= self.lr * self.b.grad
+            self.w -= self.lr * self.w.grad
+        # gradients accumulate across backward() calls unless zeroed
+        self.b.grad.zero_()
+        self.w.grad.zero_()
+        return loss.detach()
+
+    def flat_params(self):
+        return torch.cat([self.b.detach(), self.w.detach()])
+
+
+class _TensorsOptim(_Tensors):
+    """``torch-optim``: the same tensors, ``optim.SGD`` and ``nn.MSELoss``."""
+
+    def __init__(self, b, w, lr, device, dtype):
+        super().__init__(b, w, lr, device, dtype)
+        self.optimizer = torch.optim.SGD([self.b, self.w], lr=lr)
+        self.loss_fn = nn.MSELoss(reduction="mean")
+
+    def loss(self, x, y):
+        return checked_loss(self.loss_fn, self.b + x @ self.w, y)
+
+    step = _Variant.step
+
+
+class _Module(_Variant):
+    """``torch-module``: :class:`ManualLinearRegression`, ``optim.SGD``, ``nn.MSELoss``."""
+
+    def __init__(self, b, w, lr, device, dtype):
+        self.module = self.make_module(b, w, device, dtype)
+        self.module.train()
+        self.optimizer = torch.optim.SGD(self.module.parameters(), lr=lr)
+        self.loss_fn = nn.MSELoss(reduction="mean")
+
+    @staticmethod
+    def make_module(b, w, device, dtype) -> nn.Module:
+        return ManualLinearRegression(b, w, device=device, dtype=dtype)
+
+    def loss(self, x, y):
+        return checked_loss(self.loss_fn, self.module(x), y)
+
+    def flat_params(self):
+        return torch.cat([self.module.b.detach(), self.module.w.detach()])
+
+
+class _Linear(_Module):
+    """``torch-linear``: ``nn.Sequential(nn.Linear(d, 1))``; predictions and targets (n, 1)."""
+
+    @staticmethod
+    def make_module(b, w, device, dtype):
+        return linear_model(b, w, device=device, dtype=dtype)
+
+    def targets(self, y):
+        return y.unsqueeze(-1)
+
+    def flat_params(self):
+        layer = self.module[0]
+        return torch.cat([layer.bias.detach(), layer.weight.detach().reshape(-1)])
+
+
+VARIANTS = {
+    "torch-autograd": _Tensors,
+    "torch-optim": _TensorsOptim,
+    "torch-module": _Module,
+    "torch-linear": _Linear,
+}
+
+
+@dataclass
+class TorchRun:
+    """A finished descent: its ``history`` and, for the module variants, the ``module``."""
+
+    history: History
+    module: nn.Module | None
+    device: torch.device
+    dtype: torch.dtype
+
+
+def _epoch_batches(n: int, batch_size, seed: int, epoch: int, device):
+    """``numpy_gd.batch_indices`` moved to ``device`` once per epoch."""
+    parts = list(numpy_gd.batch_indices(n, batch_size, seed, epoch))
+    if isinstance(parts[0], slice):
+        yield parts[0]
+        return
+    order = torch.as_tensor(np.concatenate(parts), device=device)
+    start = 0
+    for part in parts:
+        yield order[start : start + len(part)]
+        start += len(part)
+
+
+def _all_finite(params: torch.Tensor) -> bool:
+    return bool(torch.isfinite(params).all())
+
+
+def descend(
+    variant: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    b: float,
+    w: np.ndarray,
+    *,
+    lr: float,
+    epochs: int,
+    batch_size: int | None,
+    seed: int,
+    x_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    record_steps: bool = False,
+    tol: float | None = None,
+    start_epoch: int = 0,
+    device: str = "auto",
+    dtype: str | None = None,
+) -> TorchRun:
+    """Run ``variant`` (a key of :data:`VARIANTS`) like ``numpy_gd.run``; keep the module.
+
+    The parameter history stays on the device until the end; each step's loss is
+    read back to check for divergence where the NumPy engine does. The history
+    comes back as float64 NumPy arrays.
+    """
+    if variant not in VARIANTS:
+        raise GradstepError(
+            f"variant={variant!r} is not known; choose one of {', '.join(VARIANTS)}"
+        )
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    n, d = x.shape
+    model = VARIANTS[variant](b, w, lr, dev, dt)
+    x_t = torch.as_tensor(x, dtype=dt, device=dev)
+    y_t = model.targets(torch.as_tensor(y, dtype=dt, device=dev))
+    if x_val is not None:
+        xv_t = torch.as_tensor(x_val, dtype=dt, device=dev)
+        yv_t = model.targets(torch.as_tensor(y_val, dtype=dt, device=dev))
+    param_hist = torch.empty((epochs, 1 + d), dtype=dt, device=dev)
+    val_hist = torch.empty(epochs, dtype=dt, device=dev) if x_val is not None else None
+    train_loss = np.empty(epochs)
+    steps = [model.flat_params()] if record_steps else None
+    converged = False if tol is not None else None
+    run_epochs = epochs
+    for epoch in range(epochs):
+        number = start_epoch + epoch + 1
+        params_start = model.flat_params() if tol is not None else None
+        loss_sum, n_batches = 0.0, 0
+        for step, idx in enumerate(_epoch_batches(n, batch_size, seed, number - 1, dev), 1):
+            loss = model.step(x_t[idx], y_t[idx]).item()
+            if not math.isfinite(loss):
+                raise numpy_gd.divergence_error("the loss", loss, number, step, lr)
+            params = model.flat_params()
+            if not _all_finite(params):
+                raise numpy_gd.divergence_error("a parameter", "non-finite", number, step, lr)
+            loss_sum += loss
+            n_batches += 1
+            if record_steps:
+                steps.append(params)
+        param_hist[epoch] = model.flat_params()
+        train_loss[epoch] = loss_sum / n_batches
+        if val_hist is not None:
+            with torch.no_grad():
+                val_hist[epoch] = model.loss(xv_t, yv_t)
+        if tol is not None:
+            old = params_start.double().cpu().numpy()
+            new = param_hist[epoch].double().cpu().numpy()
+            if numpy_gd.parameters_settled(old[0], old[1:], new[0], new[1:], tol):
+                converged, run_epochs = True, epoch + 1
+                break
+    params = _to_numpy(param_hist[:run_epochs])
+    step_params = _to_numpy(torch.stack(steps)) if record_steps else None
+    history = History(
+        params[:, 0].copy(),
+        params[:, 1:].copy(),
+        train_loss[:run_epochs],
+        None if val_hist is None else _to_numpy(val_hist[:run_epochs]),
+        None if step_params is None else step_params[:, 0].copy(),
+        None if step_params is None else step_params[:, 1:].copy(),
+        converged=converged,
+        first_epoch=start_epoch + 1,
+    )
+    return TorchRun(history, model.module, dev, dt)
+
+
+def _to_numpy(values: torch.Tensor) -> np.ndarray:
+    return values.detach().to("cpu", torch.float64).numpy()
+
+
+def _engine(variant: str, doc: str):
+    def run(x, y, b, w, **options) -> History:
+        return descend(variant, x, y, b, w, **options).history
+
+    run.__name__ = run.__qualname__ = "run_" + variant.removeprefix("torch-")
+    run.__doc__ = (
+        f"Engine ``{variant}``: {doc}\n\n"
+        "Takes the arguments of :func:`gradstep.numpy_gd.run` plus ``device`` and\n"
+        "``dtype``; see :func:`descend`.\n"
+    )
+    return run
+
+
+run_autograd = _engine("torch-autograd", "autograd by hand, update under ``torch.no_grad()``.")
+run_optim = _engine("torch-optim", "``optim.SGD`` with ``nn.MSELoss``.")
+run_module = _engine("torch-module", "an ``nn.Module`` holding ``b`` and ``w``.")
+run_linear = _engine("torch-linear", "``nn.Sequential(nn.Linear(d, 1))``.")

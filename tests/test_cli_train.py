@@ -1,0 +1,352 @@
+"""``gradstep train`` end to end, on scikit-learn's diabetes data exported to CSV and Parquet."""
+
+import io
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from gradstep.cli import main
+
+from conftest import ROOT, run_cli
+
+TARGET = "progression"
+
+
+def export_diabetes(folder: Path) -> tuple[Path, Path, np.ndarray, np.ndarray, list[str]]:
+    """The diabetes table (442 x 10, original units) as CSV and Parquet, written here."""
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes(scaled=False)
+    x, y, names = bunch.data, bunch.target, list(bunch.feature_names)
+    csv_path = folder / "diabetes.csv"
+    np.savetxt(csv_path, np.column_stack([x, y]), delimiter=",", fmt="%.17g",
+               header=",".join([*names, TARGET]), comments="")  # fmt: skip
+    parquet_path = folder / "diabetes.parquet"
+    columns = {name: pa.array(x[:, j]) for j, name in enumerate(names)}
+    pq.write_table(pa.table({**columns, TARGET: pa.array(y)}), parquet_path)
+    return csv_path, parquet_path, x, y, names
+
+
+@pytest.fixture(scope="module")
+def diabetes(tmp_path_factory):
+    return export_diabetes(tmp_path_factory.mktemp("data"))
+
+
+def train(capsys, *args) -> dict:
+    """Run ``gradstep train ARGS --json`` in this process; return the summary."""
+    code = main(["train", *map(str, args), "--json"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return json.loads(captured.out)
+
+
+def training_rows(n: int, val_fraction: float = 0.2, seed: int = 42) -> np.ndarray:
+    """The documented split: a permutation from default_rng(seed); the first floor(n*f) validate."""
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[int(n * val_fraction) :])
+
+
+def params(payload: dict, names: list[str]) -> np.ndarray:
+    return np.array([payload["intercept"], *(payload["coef"][n] for n in names)])
+
+
+@pytest.fixture(scope="module")
+def default_run(diabetes, tmp_path_factory):
+    """The default settings, through a real process, with figures and report."""
+    csv_path, *_ = diabetes
+    out = tmp_path_factory.mktemp("runs") / "diabetes"
+    proc = run_cli("train", csv_path, "--target", TARGET, "--out", out, "--json")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), out
+
+
+def test_default_settings_land_on_least_squares(diabetes, default_run):
+    _, _, x, y, names = diabetes
+    payload, _ = default_run
+    train_idx = training_rows(len(y))
+    design = np.column_stack([np.ones(train_idx.size), x[train_idx]])
+    expected = np.linalg.lstsq(design, y[train_idx], rcond=None)[0]
+    got = params(payload, names)
+    assert np.all(np.abs(got - expected) <= 1e-4 * np.abs(expected)), np.abs(got / expected - 1)
+    np.testing.assert_allclose(params(payload["closed_form"], names), expected, rtol=1e-9)
+    assert payload["converged"] is True and payload["epochs_run"] < payload["epoch_cap"]
+    assert payload["max_abs_diff_closed_form"] == pytest.approx(np.max(np.abs(got - expected)))
+    assert payload["rows"] == {"train": 354, "validation": 88, "total": 442}
+    assert payload["features"] == names and payload["scaled"] is True
+    assert payload["lr_source"] == "auto" and payload["skipped_columns"] == {}
+
+
+def test_summary_metrics_match_scikit_learn(diabetes, default_run):
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    _, _, x, y, names = diabetes
+    payload, _ = default_run
+    b, w = payload["intercept"], np.array([payload["coef"][n] for n in names])
+    train_idx = training_rows(len(y))
+    val_idx = np.setdiff1d(np.arange(len(y)), train_idx)
+    for key, rows in (("train", train_idx), ("validation", val_idx)):
+        pred, truth = b + x[rows] @ w, y[rows]
+        got = payload["metrics"][key]
+        assert got["mse"] == pytest.approx(mean_squared_error(truth, pred), rel=1e-12)
+        assert got["rmse"] == pytest.approx(np.sqrt(mean_squared_error(truth, pred)), rel=1e-12)
+        assert got["mae"] == pytest.approx(mean_absolute_error(truth, pred), rel=1e-12)
+        assert got["r2"] == pytest.approx(r2_score(truth, pred), rel=1e-12)
+    assert payload["train_loss"] == payload["metrics"]["train"]["mse"]
+    assert payload["val_loss"] == payload["metrics"]["validation"]["mse"]
+
+
+def test_run_folder_holds_every_file(default_run):
+    from gradstep.checkpoint import load_state
+
+    payload, out = default_run
+    assert payload["run_dir"] == str(out)
+    assert json.loads((out / "summary.json").read_text()) == payload
+    header = (out / "metrics.csv").read_text().splitlines()[0]
+    assert header == "epoch,b," + ",".join(f"w_{j}" for j in range(10)) + ",train_loss,val_loss"
+    assert len((out / "metrics.csv").read_text().splitlines()) == payload["epochs_run"] + 1
+    model = json.loads((out / "model.json").read_text())
+    assert model["coef"] == payload["coef"] and model["intercept"] == payload["intercept"]
+    assert model["target"] == TARGET and len(model["scaler"]["mean"]) == 10
+    config = json.loads((out / "config.json").read_text())
+    assert config["options"]["lr"] == "auto" and config["sources"]["target"] == "command line"
+    assert config["resolved"]["lr"] == payload["lr"]
+    quadratic = json.loads((out / "quadratic.json").read_text())
+    assert quadratic["n"] == 354 and len(quadratic["gram"]) == 11
+    tensors, meta = load_state(out / "checkpoints" / "last.ckpt")
+    assert meta["epoch"] == payload["epochs_run"] and tensors["history_b"].shape[0] == meta["epoch"]
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    assert "loss_curves.png" in figures
+    assert all((out / "figures" / name).stat().st_size for name in figures)
+    assert (out / "report.html").stat().st_size > 10_000
+    assert [p.name for p in out.parent.iterdir()] == ["diabetes"]  # no temporary folder left
+
+
+def test_parquet_gives_the_same_run_as_csv(diabetes, default_run, tmp_path, capsys):
+    _, parquet_path, *_ = diabetes
+    payload, _ = default_run
+    got = train(capsys, parquet_path, "--target", TARGET, "--out", tmp_path / "pq", "--no-report")
+    for key in ("intercept", "coef", "epochs_run", "train_loss", "val_loss", "closed_form"):
+        assert got[key] == payload[key], key
+    assert got["format"] == "parquet"
+    # --format wins over the extension
+    renamed = tmp_path / "table.bin"
+    renamed.write_bytes(parquet_path.read_bytes())
+    again = train(capsys, renamed, "--format", "parquet", "--target", TARGET, "--out",
+                  tmp_path / "bin", "--no-report", "--epochs", "5")  # fmt: skip
+    assert again["epochs_run"] == 5
+
+
+def test_standard_input(diabetes, default_run, tmp_path):
+    csv_path, *_ = diabetes
+    payload, _ = default_run
+    proc = run_cli("train", "-", "--target", TARGET, "--json", "--no-report", cwd=tmp_path,
+                   stdin=csv_path.read_text())  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    assert got["data"] == "standard input" and got["run_dir"] == str(Path("runs") / "stdin")
+    assert got["coef"] == payload["coef"]
+    assert (tmp_path / "runs" / "stdin" / "model.json").is_file()
+
+
+def test_resume_continues_exactly(diabetes, default_run, tmp_path, capsys):
+    csv_path, *_ = diabetes
+    payload, out_full = default_run
+    out = tmp_path / "resumed"
+    first = train(capsys, csv_path, "--target", TARGET, "--out", out, "--epochs", 3000,
+                  "--no-report")  # fmt: skip
+    assert first["epochs_run"] == 3000 and first["converged"] is False
+    # DATA and --target come from the run being resumed
+    resumed = train(capsys, "--out", out, "--resume", "--epochs", 100_000)
+    assert resumed["resumed_from_epoch"] == 3000
+    for key in set(payload) - {"run_dir", "resumed_from_epoch"}:
+        assert resumed[key] == payload[key], key
+    assert (out / "metrics.csv").read_bytes() == (out_full / "metrics.csv").read_bytes()
+    assert (out / "model.json").read_bytes() == (out_full / "model.json").read_bytes()
+    config = json.loads((out / "config.json").read_text())
+    assert config["sources"]["lr"] == "resumed run" and config["sources"]["data"] == "resumed run"
+
+
+def test_resume_mini_batches_exactly(diabetes, tmp_path, capsys):
+    csv_path, *_ = diabetes
+    common = [csv_path, "--target", TARGET, "--batch-size", 32, "--tol", 0, "--no-report"]
+    train(capsys, *common, "--epochs", 7, "--out", tmp_path / "a")
+    train(capsys, *common, "--epochs", 15, "--out", tmp_path / "a", "--resume")
+    train(capsys, *common, "--epochs", 15, "--out", tmp_path / "b")
+    a, b = ((tmp_path / n / "metrics.csv").read_bytes() for n in "ab")
+    assert a == b and len(a.splitlines()) == 16
+
+
+def snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() if p.is_file() else None
+            for p in sorted(folder.rglob("*"))}  # fmt: skip
+
+
+def test_interrupted_write_keeps_the_previous_run(diabetes, tmp_path, capsys, monkeypatch):
+    import gradstep.run_output as run_output
+
+    csv_path, *_ = diabetes
+    out = tmp_path / "runs" / "d"
+    train(capsys, csv_path, "--target", TARGET, "--out", out, "--epochs", 20, "--no-report")
+    before = snapshot(tmp_path)
+    real_write = run_output.write_files
+
+    def write_then_interrupt(folder, files):
+        real_write(folder, files)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_output, "write_files", write_then_interrupt)
+    code = main(["train", str(csv_path), "--target", TARGET, "--out", str(out), "--force",
+                 "--epochs", "30", "--no-report"])  # fmt: skip
+    assert code == 130 and "aborted" in capsys.readouterr().err
+    assert snapshot(tmp_path) == before
+    monkeypatch.setattr(run_output, "write_files", real_write)
+    replaced = train(capsys, csv_path, "--target", TARGET, "--out", out, "--force", "--epochs", 30,
+                     "--no-report")  # fmt: skip
+    assert replaced["epochs_run"] == 30
+    assert sorted(p.name for p in out.parent.iterdir()) == ["d"]
+
+
+def test_config_file_and_the_command_line_wins(diabetes, tmp_path, capsys):
+    csv_path, *_ = diabetes
+    config = tmp_path / "run.toml"
+    config.write_text(
+        f'data = "{csv_path}"\ntarget = "{TARGET}"\nfeatures = ["bmi", "s5"]\nlr = 0.05\n'
+        "val-fraction = 0.25\n[train]\nreport = false\n"
+    )
+    got = train(capsys, "--config", config, "--lr", 0.1, "--out", tmp_path / "run")
+    assert got["features"] == ["bmi", "s5"] and got["lr"] == 0.1
+    assert got["rows"]["validation"] == int(442 * 0.25)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["sources"]["lr"] == "command line"
+    assert saved["sources"]["features"] == f"config file {config}"
+    assert saved["sources"]["epochs"] == "default" and saved["config_file"] == str(config)
+    assert not (tmp_path / "run" / "report.html").exists()
+
+
+def test_early_stopping_and_checkpoint_interval(diabetes, tmp_path, capsys):
+    from gradstep.checkpoint import load_state
+    from gradstep.scaling import Standardizer
+
+    csv_path, _, x, y, names = diabetes
+    out = tmp_path / "es"
+    got = train(capsys, csv_path, "--target", TARGET, "--out", out, "--early-stopping", 50,
+                "--checkpoint-every", 500, "--no-report")  # fmt: skip
+    assert got["stopped_early"] is True and got["converged"] is False
+    best, run = got["best_epoch"], got["epochs_run"]
+    assert run == best + 50
+    metrics = np.loadtxt(out / "metrics.csv", delimiter=",", skiprows=1)
+    assert metrics[:, -1].argmin() + 1 == best  # the lowest validation loss
+    scaler = Standardizer.fit(x[training_rows(len(y))])
+    b, w = scaler.to_original(metrics[best - 1, 1], metrics[best - 1, 2:12])
+    np.testing.assert_allclose(params(got, names), [b, *w], rtol=1e-12)
+    files = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert files == sorted(["last.ckpt", "best.ckpt", *(f"epoch-{k}.ckpt" for k in
+                                                           range(500, run + 1, 500))])  # fmt: skip
+    tensors, meta = load_state(out / "checkpoints" / "epoch-500.ckpt")
+    assert meta["epoch"] == 500 and float(tensors["b"][0]) == metrics[499, 1]
+    np.testing.assert_array_equal(tensors["w"].numpy(), metrics[499, 2:12])
+
+
+def test_text_columns_skipped_and_missing_rows_dropped(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 2))
+    y = 1 + x @ [2.0, -1.0] + 0.1 * rng.normal(size=40)
+    lines = ["city,a,b,y"] + [
+        f"c{i},{a},{b},{t}" for i, ((a, b), t) in enumerate(zip(x, y, strict=True))
+    ]
+    lines[5] = "c4,,1.0,2.0"
+    lines[9] = "c8,1.0,nan,2.0"
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n")
+    got = train(capsys, path, "--target", "y", "--drop-missing", "--out", tmp_path / "r",
+                "--no-report")  # fmt: skip
+    assert got["features"] == ["a", "b"] and got["skipped_columns"] == {"city": "text"}
+    assert got["dropped_rows"] == 2 and got["rows"]["total"] == 40
+    assert got["rows"]["train"] + got["rows"]["validation"] == 38
+    code = main(["train", str(path), "--target", "y", "--drop-missing", "--out",
+                 str(tmp_path / "r2"), "--no-report"])  # fmt: skip
+    text = capsys.readouterr().out
+    assert code == 0
+    assert "skipped: city (text)" in text and "dropped: 2 row(s)" in text
+    assert "converged after" in text and "largest difference from least squares" in text
+
+
+def test_the_summary_says_when_it_did_not_converge(diabetes, tmp_path, capsys):
+    csv_path, *_ = diabetes
+    code = main(["train", str(csv_path), "--target", TARGET, "--epochs", "100", "--out",
+                 str(tmp_path / "r"), "--no-report"])  # fmt: skip
+    text = capsys.readouterr().out
+    assert code == 0 and "did NOT converge within the cap of 100 epochs" in text
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["converged"] is False and summary["epochs_run"] == 100
+
+
+def test_help_and_guide_describe_every_option(capsys):
+    from gradstep.cli.train import train as command
+    from gradstep.run_config import OPTIONS
+
+    assert set(OPTIONS) == {p.name for p in command.params} - {"config_path"}
+    assert main(["train", "--help"]) == 0
+    help_text = capsys.readouterr().out
+    guide = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
+    for param in command.params:
+        for flag in [*param.opts, *param.secondary_opts]:
+            if flag.startswith("--"):
+                assert flag in help_text, flag
+                assert f"`{flag}" in guide, f"docs/guide.md does not describe {flag}"
+    for command_name in ("train", "predict", "evaluate", "compare"):
+        assert f"gradstep {command_name}" in guide
+
+
+def test_cli_reference_is_up_to_date():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gen_cli_docs
+    finally:
+        sys.path.pop(0)
+    committed = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    assert committed == gen_cli_docs.render(), "run: python scripts/gen_cli_docs.py"
+
+
+# ---------------------------------------------------------------- the pieces
+
+
+def test_split_and_early_stop_rules():
+    from gradstep.runs import early_stop, split_rows
+
+    train_idx, val_idx = split_rows(10, 0.3, seed=1)
+    assert sorted([*train_idx, *val_idx]) == list(range(10)) and val_idx.size == 3
+    assert split_rows(5, 0.2, seed=1)[1].size == 0  # one validation row is not worth it
+    val = np.array([5.0, 4.0, 4.5, 3.0, 3.5, 3.2, 3.1, 3.0])
+    assert early_stop(val, patience=3) == (7, 4)
+    assert early_stop(val, patience=5) == (None, 4)
+
+
+def test_auto_lr_bounds_every_batch():
+    from gradstep.runs import Problem, auto_lr
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(50, 3)) * [1.0, 5.0, 0.2]
+    problem = Problem(["a", "b", "c"], "y", z, rng.normal(size=50), None, None,
+                      np.arange(50), np.arange(0), None)  # fmt: skip
+    design = np.column_stack([np.ones(50), z])
+    full = 2 * np.linalg.eigvalsh(design.T @ design / 50)[-1]
+    assert auto_lr(problem, None) == pytest.approx(1 / full)
+    for k in (1, 5):
+        worst = max(2 * np.linalg.eigvalsh(design[i : i + k].T @ design[i : i + k] / k)[-1]
+                    for i in range(50 - k))  # fmt: skip
+        assert auto_lr(problem, k) <= (1 + 1e-12) / worst
+
+
+def test_stdin_in_process(diabetes, tmp_path, capsys, monkeypatch):
+    csv_path, *_ = diabetes
+    stdin = io.TextIOWrapper(io.BytesIO(csv_path.read_bytes()))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    got = train(capsys, "-", "--target", TARGET, "--out", tmp_path / "s", "--no-report",
+                "--epochs", 3)  # fmt: skip
+    assert got["epochs_run"] == 3 and got["data"] == "standard input"

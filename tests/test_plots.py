@@ -1,0 +1,291 @@
+"""Every figure: drawn from the demo's runs, from a d-feature run, and from run folders."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from PIL import Image
+from run_folder_fixture import make_run_folder
+
+import gradstep
+from gradstep.demo_runs import run_demo_runs
+from gradstep.plots.demo_figures import DEMO_FIGURES, draw_demo_figures, write_demo_figures
+from gradstep.plots.lines import fitted_line, one_update
+from gradstep.plots.losses import loss_curves
+from gradstep.plots.paths import descent_paths
+from gradstep.plots.rates import first_step, learning_rates
+from gradstep.plots.run_figures import skipped_run_figures, write_run_figures
+from gradstep.plots.steps import cross_sections, slopes
+from gradstep.plots.surface import loss_contours, loss_surface
+from gradstep.quadratic import QuadraticLoss
+from gradstep.run_folder import read_run
+from gradstep.walkthrough import run_walkthrough
+
+from conftest import assert_one_line_error, run_cli
+
+
+@pytest.fixture(scope="module")
+def demo():
+    walk = run_walkthrough()
+    runs = run_demo_runs(walk)
+    return walk, runs, draw_demo_figures(walk, runs)
+
+
+@pytest.fixture(scope="module")
+def three():
+    """A 3-feature mini-batch run with its steps recorded."""
+    data = gradstep.make_data(n=150, true_w=[2.0, -1.0, 0.5], seed=5)
+    q = QuadraticLoss.from_data(data.x_train, data.y_train)
+    result = gradstep.fit(data.x_train, data.y_train, lr=0.2, epochs=30, batch_size=16,
+                          x_val=data.x_val, y_val=data.y_val, record_steps=True)  # fmt: skip
+    return q, result, (result.init_b, result.init_w)
+
+
+def texts_outside(fig) -> list[str]:
+    """What sticks out of the figure once drawn: axes (with their titles, labels, tick
+    labels and legends) and figure texts whose extent leaves the canvas."""
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box = fig.bbox
+    parts = [(ax.get_title() or ax.get_label(), ax.get_tightbbox(renderer)) for ax in fig.axes]
+    parts += [(t.get_text(), t.get_window_extent(renderer)) for t in fig.texts if t.get_text()]
+    if fig._suptitle is not None and fig._suptitle.get_text():
+        parts.append((fig._suptitle.get_text(), fig._suptitle.get_window_extent(renderer)))
+    return [
+        name
+        for name, ext in parts
+        if ext is not None
+        and (
+            ext.x0 < box.x0 - 1 or ext.y0 < box.y0 - 1 or ext.x1 > box.x1 + 1 or ext.y1 > box.y1 + 1
+        )  # fmt: skip
+    ]
+
+
+def all_text(fig) -> str:
+    return "\n".join(t.get_text() for t in fig.findobj(Text))
+
+
+def test_every_demo_figure_is_drawn_and_nothing_is_clipped(demo):
+    _, _, figures = demo
+    assert list(figures) == list(DEMO_FIGURES)
+    for name, (fig, _) in figures.items():
+        assert isinstance(fig, Figure), name
+        assert texts_outside(fig) == [], name
+
+
+def test_write_demo_figures_writes_readable_pngs(demo, tmp_path):
+    walk, runs, _ = demo
+    written = write_demo_figures(walk, tmp_path, runs=runs, dpi=40)
+    assert set(written) == set(DEMO_FIGURES)
+    for name, path in written.items():
+        assert path == tmp_path / f"{name}.png"
+        with Image.open(path) as img:
+            assert img.format == "PNG" and img.size[0] >= 300, name
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_figure1_is_the_documents(demo):
+    fig, ax = demo[2]["figure1"]
+    assert [a.get_title() for a in ax] == ["Generated Data - Train", "Generated Data - Validation"]
+    assert tuple(fig.get_size_inches()) == (12, 6)
+
+
+def test_fitted_line_marks_one_points_error(demo):
+    walk, _, figures = demo
+    _, ax = figures["fitted_line"]
+    data = walk.data
+    error = walk.first_predictions - data.y_train
+    i = int(np.argmax(np.abs(error)))
+    assert f"error = yhat - y = {error[i]:.3f}" in all_text(ax.figure)
+    segment = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"][0]
+    np.testing.assert_allclose(segment.get_xdata(), [data.x_train[i, 0]] * 2)
+    np.testing.assert_allclose(segment.get_ydata(), [data.y_train[i], walk.first_predictions[i]])
+    fig, ax = fitted_line(data.x_train, data.y_train, 1.0, 2.0, point=3)
+    assert "point 3" in all_text(fig)
+
+
+def test_one_update_shows_before_and_after(demo):
+    walk, _, figures = demo
+    _, ax = figures["one_update"]
+    text = all_text(ax.figure)
+    assert "before: b = 0.4967, w = -0.1383" in text
+    assert "after:  b = 0.8012, w = 0.0451" in text
+
+
+def test_surface_marks_minimum_and_start(demo):
+    walk, runs, figures = demo
+    _, (ax3d, ax2d) = figures["loss_surface"]
+    labels = [h.get_label() for h in ax2d.get_legend().legend_handles]
+    assert labels == ["minimum", "random start"]
+    b_star, w_star = runs.quadratic.minimum()
+    start = [ln for ln in ax2d.get_lines() if ln.get_label() == "random start"][0]
+    assert start.get_xdata()[0] == walk.init_b
+    assert ax2d.get_xlim()[0] <= b_star - 3 + 1e-9 and ax2d.get_xlim()[1] >= b_star + 3 - 1e-9
+    assert ax3d.get_zlabel() == "loss (MSE)"
+
+
+def test_slopes_show_the_documents_gradients(demo):
+    _, _, figures = demo
+    text = all_text(figures["slopes"][0])
+    assert "dL/db = -3.0448 (analytic)" in text
+    assert "dL/dw = -1.8338 (analytic)" in text
+    assert "central difference (h = 1e-06): -3.0448" in text
+
+
+def test_cross_sections_pass_through_the_start(demo):
+    walk, runs, figures = demo
+    _, (ax_b, ax_w) = figures["cross_sections"]
+    assert "Fixed w = -0.1383" in ax_b.get_title()
+    assert "Fixed b = 0.4967" in ax_w.get_title()
+    start = [ln for ln in ax_b.get_lines() if ln.get_label().startswith("start")][0]
+    assert start.get_ydata()[0] == pytest.approx(walk.first_loss, rel=1e-12)
+
+
+def test_learning_rates_overshoot_and_loss_going_up(demo):
+    walk, runs, figures = demo
+    _, axes = figures["learning_rates"]
+    assert axes.shape == (3, 2)
+    titles = [[ax.get_title() for ax in row] for row in axes]
+    assert titles[0][0].startswith("lr = 0.2") and "overshoots" not in titles[0][0]
+    assert "overshoots, loss goes down" in titles[1][0]
+    assert "overshoots, loss goes UP" in titles[2][0]
+    assert "loss goes down" in titles[2][1]
+    start = (walk.init_b, walk.init_w)
+    p0, p1, loss0, loss1 = first_step(runs.quadratic, start, "b", 1.1)
+    assert p1 == pytest.approx(walk.init_b + 1.1 * 3.044811379650508, rel=1e-12)
+    assert loss1 > loss0
+
+
+def test_feature_scaling_same_steps_on_each(demo):
+    _, runs, figures = demo
+    _, axes = figures["feature_scaling"]
+    assert [ax.get_title() for ax in axes] == [r.label for r in runs.scaling]
+    assert "standardised" in axes[2].get_title() and "times 10" in axes[1].get_title()
+    lengths = {len([ln for ln in ax.get_lines() if "steps" in ln.get_label()][0].get_xdata())
+               for ax in axes}  # fmt: skip
+    assert lengths == {41}
+    # the standardised feature was fitted on the training rows only
+    x = runs.scaling[2].x_train
+    assert abs(x.mean()) < 1e-12 and x.std() == pytest.approx(1.0)
+
+
+def test_descent_paths_are_the_recorded_steps(demo):
+    _, runs, figures = demo
+    _, axes = figures["descent_paths"]
+    for ax, (label, result) in zip(axes, runs.paths.items(), strict=True):
+        path = [ln for ln in ax.get_lines() if ln.get_label().startswith("path")][0]
+        np.testing.assert_array_equal(path.get_xdata(), result.history.step_b)
+        np.testing.assert_array_equal(path.get_ydata(), result.history.step_w[:, 0])
+        assert ax.get_title().startswith(label)
+    assert "1600 updates" in axes[2].get_title()
+
+
+def test_loss_curves_log_scale(demo):
+    walk, _, figures = demo
+    _, ax = figures["loss_curves"]
+    assert ax.get_yscale() == "log"
+    train, val = ax.get_lines()[:2]
+    np.testing.assert_array_equal(train.get_ydata(), walk.trained.history.train_loss)
+    np.testing.assert_array_equal(val.get_ydata(), walk.trained.history.val_loss)
+    assert train.get_xdata()[0] == 1 and train.get_xdata()[-1] == 1000
+
+
+def test_d_feature_figures(three):
+    q, result, start = three
+    hist = result.history
+    names = ["size", "rooms $", "age"]
+    figures = {
+        "surface": loss_surface(q, start=start, j=1, names=names),
+        "contours": loss_contours(q, start=start, j=2),
+        "sections": cross_sections(q, start, j=1, names=names),
+        "slopes": slopes(q, start, j=0),
+        "rates": learning_rates(q, start, j=2),
+        "paths": descent_paths(q, {"mini-batch": (hist.step_b, hist.step_w)}, j=1),
+        "losses": loss_curves(hist.train_loss, hist.val_loss),
+    }
+    for name, (fig, _) in figures.items():
+        assert texts_outside(fig) == [], name
+    assert "other 2 coefficient(s) at their optimum" in all_text(figures["surface"][0])
+    assert r"w_1 (rooms \$)" in all_text(figures["surface"][0])  # escaped: no mathtext
+    assert "projected" in all_text(figures["paths"][0])
+    # the section through the start at j=1 holds the other coefficients at the start
+    _, (ax_b, ax_w) = figures["sections"]
+    start_line = [ln for ln in ax_w.get_lines() if ln.get_label().startswith("start")][0]
+    assert start_line.get_xdata()[0] == start[1][1]
+    assert start_line.get_ydata()[0] == pytest.approx(float(q.loss(start[0], start[1])))
+    with pytest.raises(gradstep.GradstepError, match="one feature"):
+        fitted_line(np.zeros((5, 3)), np.zeros(5), 0.0, np.zeros(3))
+    with pytest.raises(gradstep.GradstepError, match="one feature"):
+        one_update(np.zeros((5, 3)), np.zeros(5), (0.0, np.zeros(3)), (0.0, np.zeros(3)))
+
+
+def test_run_folder_figures(tmp_path):
+    folder, result = make_run_folder(tmp_path / "run", true_w=(2.0, -1.0), names=["a", "b2"])
+    run = read_run(folder)
+    assert run.d == 2 and run.start is not None
+    written = write_run_figures(run, dpi=40)
+    assert set(written) == {"loss_curves", "loss_surface", "descent_paths", "cross_sections",
+                            "slopes", "learning_rates"}  # fmt: skip
+    assert all(p.parent == folder / "figures" and p.is_file() for p in written.values())
+    skipped = skipped_run_figures(run)
+    assert set(skipped) == {"figure1", "fitted_line", "one_update", "feature_scaling"}
+
+
+def test_run_folder_with_metrics_only(tmp_path):
+    folder, _ = make_run_folder(tmp_path / "bare", steps=False, optional=False)
+    run = read_run(folder)
+    assert run.quadratic is None and run.start is None and run.config is None
+    written = write_run_figures(run, tmp_path / "figs", dpi=40)
+    assert set(written) == {"loss_curves"}
+    assert skipped_run_figures(run)["loss_surface"] == "needs quadratic.json"
+
+
+def test_plot_cli(tmp_path):
+    folder, _ = make_run_folder(tmp_path / "run")
+    proc = run_cli("plot", folder, "--out", tmp_path / "png", "--dpi", "40")
+    assert proc.returncode == 0, proc.stderr
+    assert "loss_surface: " in proc.stdout and "skipped figure1:" in proc.stdout
+    assert (tmp_path / "png" / "descent_paths.png").is_file()
+    assert_one_line_error(run_cli("plot", tmp_path / "nope"), "does not exist")
+    assert_one_line_error(run_cli("plot", tmp_path), "no metrics.csv")
+    assert_one_line_error(run_cli("plot", folder, "--feature", "zzz"), "--feature 'zzz'")
+
+
+def test_bad_metrics_csv_names_line_and_column(tmp_path):
+    folder, _ = make_run_folder(tmp_path / "run", optional=False)
+    lines = (folder / "metrics.csv").read_text().splitlines()
+    lines[3] = lines[3].replace(lines[3].split(",")[1], "oops", 1)
+    (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(gradstep.GradstepError, match="line 4, column 'b'"):
+        read_run(folder)
+    (folder / "metrics.csv").write_text("epoch,loss\n1,2\n")
+    with pytest.raises(gradstep.GradstepError, match="expected epoch, b, w_0"):
+        read_run(folder)
+
+
+def test_readme_figure_example_runs(tmp_path):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Figures and the report", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for name in ("surface.png", "rates.png"):
+        with Image.open(tmp_path / name) as img:
+            assert img.size[0] >= 1000
+
+
+def test_demo_command_writes_every_figure_and_the_report(tmp_path):
+    proc = run_cli("demo", "--out", tmp_path, "--epochs", "50")
+    assert proc.returncode == 0, proc.stderr
+    for name in DEMO_FIGURES:
+        assert f"{name}: {tmp_path / name}.png" in proc.stdout
+        assert (tmp_path / f"{name}.png").is_file(), name
+    assert (tmp_path / "report.html").is_file()
+    assert f"report: {tmp_path / 'report.html'}" in proc.stdout
