@@ -495,6 +495,8 @@ def test_bad_inputs_get_one_line_errors():
         Trainer(document_model(), nn.MSELoss(), torch.optim.SGD(document_model().parameters()))
     with pytest.raises(GradstepError, match="seed"):
         sgd_trainer(document_model(), seed=-1)
+    with pytest.raises(GradstepError, match="before training"):
+        sgd_trainer(document_model(b=math.nan)).fit(DATA.x_train, DATA.y_train)
 
 
 def test_import_gradstep_does_not_import_torch():

@@ -243,19 +243,24 @@ class Trainer:
         if self.early_stopping is not None and self.early_stopping.stopped:
             self.early_stopping.restore(self.model)
             return self.history
+        if not self._params_finite():
+            raise GradstepError(
+                "the model's parameters contain NaN or inf before training; "
+                "initialise them (or load a good checkpoint) first"
+            )
         if self.record_steps and not self.history.steps:
             self.history.param_shapes = {
                 name: list(p.shape) for name, p in self.model.named_parameters() if p.requires_grad
             }
             self.history.steps.append(self._flat_params())
         self.optimizer.zero_grad(set_to_none=True)
-        start = _EpochStart(self.model)
+        snapshot = _EpochStart(self.model)
         for callback in callbacks:
             callback.on_fit_start(self, epochs)
         try:
             with SeededRNG(self.device) as self._rng:
                 for _ in range(int(epochs)):
-                    logs = self._epoch(source, val_source, start)
+                    logs = self._epoch(source, val_source, snapshot)
                     self._end_epoch(logs, callbacks)
                     if self.early_stopping is not None and self.early_stopping.stopped:
                         break
