@@ -34,7 +34,9 @@ test: setup lint
 test-slow: setup
 	$(PY) -m pytest -m slow -q
 
+# Benchmark-only extras (skorch) go in without dependencies so pip cannot swap torch.
 bench: setup
+	$(PIP) --no-deps -r requirements/bench.txt
 	$(PY) benchmarks/run.py
 
 clean:
