@@ -17,11 +17,11 @@ from gradstep.demo_runs import run_demo_runs
 from gradstep.plots.demo_figures import DEMO_FIGURES, draw_demo_figures, write_demo_figures
 from gradstep.plots.lines import fitted_line, one_update
 from gradstep.plots.losses import loss_curves
-from gradstep.plots.paths import descent_paths
+from gradstep.plots.paths import descent_paths, paths_half_width
 from gradstep.plots.rates import first_step, learning_rates
 from gradstep.plots.run_figures import skipped_run_figures, write_run_figures
 from gradstep.plots.steps import cross_sections, slopes
-from gradstep.plots.surface import loss_contours, loss_surface
+from gradstep.plots.surface import auto_half_width, loss_contours, loss_surface
 from gradstep.quadratic import QuadraticLoss
 from gradstep.run_folder import read_run
 from gradstep.walkthrough import run_walkthrough
@@ -289,3 +289,86 @@ def test_demo_command_writes_every_figure_and_the_report(tmp_path):
         assert (tmp_path / f"{name}.png").is_file(), name
     assert (tmp_path / "report.html").is_file()
     assert f"report: {tmp_path / 'report.html'}" in proc.stdout
+
+
+def typed_array(value) -> np.ndarray:
+    """A plotly JSON array: a list, or ``{"dtype", "bdata"}`` (base64) in plotly 6."""
+    if isinstance(value, dict):
+        import base64
+
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+    return np.asarray(value, dtype=float)
+
+
+def inside(ax, xs, ys) -> bool:
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    return bool(np.all((xs >= x0) & (xs <= x1) & (ys >= y0) & (ys <= y1)))
+
+
+def test_demo_grid_is_still_the_minimum_plus_minus_3(demo):
+    walk, runs, figures = demo
+    q = runs.quadratic
+    b_star, w_star = q.minimum()
+    start = (walk.init_b, walk.init_w)
+    paths = {k: (f.history.step_b, f.history.step_w) for k, f in runs.paths.items()}
+    assert auto_half_width(q, start) == (3.0, 3.0)
+    assert paths_half_width(q, paths) == (3.0, 3.0)
+    bs, ws, _ = q.grid(half_width=auto_half_width(q, start))
+    assert bs.shape == (101, 101)
+    want_b, want_w = (b_star - 3, b_star + 3), (w_star[0] - 3, w_star[0] + 3)
+    np.testing.assert_allclose([bs[0, 0], bs[0, -1], ws[0, 0], ws[-1, 0]], [*want_b, *want_w])
+    _, (_, ax2d) = figures["loss_surface"]
+    np.testing.assert_allclose([*ax2d.get_xlim(), *ax2d.get_ylim()], [*want_b, *want_w])
+    for ax in figures["descent_paths"][1]:
+        np.testing.assert_allclose([*ax.get_xlim(), *ax.get_ylim()], [*want_b, *want_w])
+        assert ax.get_aspect() == 1.0
+
+
+def test_run_far_from_its_start_fits_the_start_and_path(tmp_path):
+    """An intercept in the target's units (~150) and coefficients O(10), from zero."""
+    from gradstep.cli import main
+    from gradstep.plots.run_figures import draw_run_figures, run_path
+    from gradstep.report_figures import path_figure
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 2)) * [3.0, 0.5]
+    y = 150 + x @ [4.0, -20.0] + rng.normal(size=200)
+    csv_path = tmp_path / "far.csv"
+    np.savetxt(csv_path, np.column_stack([x, y]), delimiter=",", header="a,b2,y", comments="")
+    assert main(["train", str(csv_path), "--target", "y", "--out", str(tmp_path / "run")]) == 0
+    run = read_run(tmp_path / "run")
+    q = run.quadratic
+    b_star, w_star = q.minimum()
+    assert abs(b_star - run.start[0]) > 100
+    _, b, w, _ = run_path(run)
+    figures = draw_run_figures(run)
+    for j in range(2):
+        figures_j = figures if j == 0 else draw_run_figures(run, j=j)
+        _, (_, ax2d) = figures_j["loss_surface"]
+        (ax,) = figures_j["descent_paths"][1]
+        for axes in (ax2d, ax):
+            assert inside(axes, [run.start[0]], [run.start[1][j]])
+            assert inside(axes, b, np.asarray(w)[:, j])
+            assert inside(axes, [b_star], [w_star[j]])
+            # ... and the axes are the contour grid (not widened past it by the path)
+            hb, hw = paths_half_width(q, {"run": (b, w)}, j=j)
+            assert hb >= 1.15 * abs(run.start[0] - b_star) and hb > hw
+            np.testing.assert_allclose(
+                [*axes.get_xlim(), *axes.get_ylim()],
+                [b_star - hb, b_star + hb, w_star[j] - hw, w_star[j] + hw],
+            )
+        assert ax.get_aspect() != 1.0  # b and w_j on their own scales
+        # the contours still close around the minimum: several levels below the edge
+        cs = [c for c in ax2d.collections if hasattr(c, "levels")][0]
+        _, _, losses = q.grid(half_width=paths_half_width(q, {"run": (b, w)}, j=j), j=j)
+        edge = min(losses[0].min(), losses[-1].min(), losses[:, 0].min(), losses[:, -1].min())
+        assert np.sum(cs.levels < edge) >= 5
+    for name in ("loss_surface", "descent_paths"):
+        assert texts_outside(figures[name][0]) == [], name
+    # the report's contour panel spans the path too, without a shared scale
+    fig = path_figure(q, (list(b), list(np.asarray(w)[:, 0]), None), 0, None, "")
+    xs, ys = (typed_array(fig["data"][0][k]) for k in ("x", "y"))
+    assert min(xs) <= min(b) and max(xs) >= max(b)
+    assert min(ys) <= np.min(np.asarray(w)[:, 0]) and max(ys) >= np.max(np.asarray(w)[:, 0])
+    assert "scaleanchor" not in fig["layout"]["yaxis"]

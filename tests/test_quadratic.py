@@ -148,3 +148,28 @@ def test_singular_gram_still_has_a_minimum():
     b, w = q.minimum()
     assert direct_mse(x2, y, b, w) == pytest.approx(q.min_loss, abs=1e-12)
     assert float(w.sum()) == pytest.approx(least_squares(x, y)[1][0], rel=1e-8)
+
+
+def test_grid_half_width_per_axis(demo):
+    data, q = demo
+    b_star, w_star = q.minimum()
+    bs, ws, losses = q.grid(half_width=(150.0, 4.0), num=11)
+    assert bs.shape == ws.shape == losses.shape == (11, 11)
+    assert bs[0, 0] == pytest.approx(b_star - 150) and bs[0, -1] == pytest.approx(b_star + 150)
+    assert ws[0, 0] == pytest.approx(w_star[0] - 4) and ws[-1, 0] == pytest.approx(w_star[0] + 4)
+    np.testing.assert_allclose(losses, q.loss(bs, ws))
+    with pytest.raises(GradstepError, match="half_width"):
+        q.grid(half_width=(1.0, 2.0, 3.0))
+    with pytest.raises(GradstepError, match="half_width"):
+        q.grid(half_width=0.0)
+
+
+def test_fit_half_width_holds_the_points(demo):
+    _, q = demo
+    b_star, w_star = q.minimum()
+    # within 3 of the minimum (and no points): the document's +- 3 square
+    assert q.fit_half_width() == (3.0, 3.0)
+    assert q.fit_half_width([b_star + 2.5], [w_star[0] - 1.0]) == (3.0, 3.0)
+    # far along b only: b widens to 1.15 times the furthest point, w stays 3
+    hb, hw = q.fit_half_width([b_star - 150.0, b_star + 10.0, np.nan], [w_star[0], np.inf])
+    assert hb == pytest.approx(1.15 * 150.0) and hw == 3.0

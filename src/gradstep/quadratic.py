@@ -28,6 +28,16 @@ from gradstep.data import as_xy
 from gradstep.errors import GradstepError
 
 
+def split_half_width(half_width) -> tuple[float, float]:
+    """``(hb, hw)`` from one half-width for both axes or a pair ``(hb, hw)``."""
+    arr = np.asarray(half_width, dtype=np.float64).reshape(-1)
+    if arr.size not in (1, 2) or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise GradstepError(
+            f"half_width={half_width!r} must be one positive number or a pair (hb, hw)"
+        )
+    return float(arr[0]), float(arr[-1])
+
+
 @dataclass(frozen=True, eq=False)
 class QuadraticLoss:
     """The MSE of ``b + x @ w`` on one data set, as ``n``, ``gram``, ``xty``, ``yty``."""
@@ -139,20 +149,41 @@ class QuadraticLoss:
         return self.loss_theta(theta)
 
     def grid(
-        self, center=None, half_width: float = 3.0, num: int = 101, j: int = 0, at=None
+        self, center=None, half_width=3.0, num: int = 101, j: int = 0, at=None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(bs, ws, losses)`` on a ``num x num`` grid of b and w_j around ``center``.
 
         ``center`` is ``(b, w_j)``, by default the minimum; the grid spans
-        ``center +- half_width`` in both. ``bs`` and ``ws`` come from ``meshgrid``
-        (rows follow w, columns b).
+        ``center +- half_width`` in both, or ``b +- hb`` and ``w_j +- hw`` when
+        ``half_width`` is a pair ``(hb, hw)``. ``bs`` and ``ws`` come from
+        ``meshgrid`` (rows follow w, columns b).
         """
+        hb, hw = split_half_width(half_width)
         b_star, w_star = self.minimum()
         cb, cw = (b_star, w_star[j]) if center is None else center
-        b_axis = np.linspace(cb - half_width, cb + half_width, num)
-        w_axis = np.linspace(cw - half_width, cw + half_width, num)
+        b_axis = np.linspace(cb - hb, cb + hb, num)
+        w_axis = np.linspace(cw - hw, cw + hw, num)
         bs, ws = np.meshgrid(b_axis, w_axis)
         return bs, ws, self.slice_loss(bs, ws, j=j, at=at)
+
+    def fit_half_width(
+        self, b=(), wj=(), j: int = 0, least: float = 3.0, margin: float = 1.15
+    ) -> tuple[float, float]:
+        """``(hb, hw)``: half-widths of a grid around the minimum that holds the points.
+
+        ``b`` and ``wj`` are the points' coordinates (a start, a path); per axis
+        the half-width is ``max(least, margin * max |coordinate - optimum|)``, so a
+        start within ``least`` of the minimum keeps the ``+- least`` square grid.
+        Non-finite coordinates are ignored.
+        """
+        b_star, w_star = self.minimum()
+        halves = []
+        for values, centre in ((b, b_star), (wj, w_star[j])):
+            arr = np.asarray(values, dtype=np.float64).reshape(-1)
+            arr = arr[np.isfinite(arr)]
+            far = float(np.max(np.abs(arr - centre))) if arr.size else 0.0
+            halves.append(max(float(least), margin * far))
+        return halves[0], halves[1]
 
     # -- the run folder's quadratic.json ---------------------------------------
     def to_dict(self) -> dict:

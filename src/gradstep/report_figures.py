@@ -51,9 +51,9 @@ def surface_figure(q: QuadraticLoss, path, j: int, names, note: str) -> dict:
     if names:
         title += f"; {w_title(q.d, j, names)}"
 
-    bs, ws, losses = q.grid(j=j)
-    b_star, w_star = q.minimum()
     pb, pw, ploss = path
+    bs, ws, losses = q.grid(half_width=q.fit_half_width(pb, pw, j=j), j=j)
+    b_star, w_star = q.minimum()
     fig = go.Figure()
     fig.add_trace(go.Surface(x=bs[0], y=ws[:, 0], z=losses, colorscale="Viridis", opacity=0.85,
                              colorbar={"title": {"text": "loss"}}, name="surface"))  # fmt: skip
@@ -78,20 +78,36 @@ def surface_figure(q: QuadraticLoss, path, j: int, names, note: str) -> dict:
     return _as_dict(fig)
 
 
+def contour_scale(excess: np.ndarray, log: bool, count: int = 18):
+    """``(z, start, end)``: what to contour and its first and last of ``count`` evenly
+    spaced levels. ``sqrt(excess)`` spaces the ellipses evenly (the square grid);
+    ``log10(excess)`` from well inside the largest ellipse that closes on the grid
+    keeps the bowl around the minimum visible on a grid much longer one way."""
+    excess = np.maximum(np.asarray(excess, dtype=np.float64), 0.0)
+    top = float(excess.max())
+    if log and top > 0:
+        edge = min(excess[0].min(), excess[-1].min(), excess[:, 0].min(), excess[:, -1].min())
+        low = max(0.02 * float(edge), 1e-6 * top)
+        if low < top:
+            levels = np.log10(np.geomspace(low, top, count + 1)[:-1])
+            return np.log10(np.maximum(excess, 1e-300)), float(levels[0]), float(levels[-1])
+    levels = np.sqrt(top * np.linspace(0, 1, count + 2)[1:-1] ** 2)
+    return np.sqrt(excess), float(levels[0]), float(levels[-1])
+
+
 def path_figure(q: QuadraticLoss, path, j: int, names, note: str) -> dict:
     """Loss contours with the descent path and the current point."""
     import plotly.graph_objects as go
 
-    bs, ws, losses = q.grid(j=j)
-    b_star, w_star = q.minimum()
     pb, pw, _ = path
-    levels = q.min_loss + (float(losses.max()) - q.min_loss) * np.linspace(0, 1, 20)[1:-1] ** 2
+    hb, hw = q.fit_half_width(pb, pw, j=j)
+    bs, ws, losses = q.grid(half_width=(hb, hw), j=j)
+    b_star, w_star = q.minimum()
+    z, lo, hi = contour_scale(losses - q.min_loss, log=hb != hw)
     fig = go.Figure()
     fig.add_trace(go.Contour(
-        x=bs[0], y=ws[:, 0], z=np.sqrt(losses - q.min_loss), colorscale="Viridis",
-        contours={"coloring": "lines", "start": float(np.sqrt(levels[0] - q.min_loss)),
-                  "end": float(np.sqrt(levels[-1] - q.min_loss)),
-                  "size": float(np.sqrt(levels[1] - q.min_loss) - np.sqrt(levels[0] - q.min_loss))},
+        x=bs[0], y=ws[:, 0], z=z, colorscale="Viridis",
+        contours={"coloring": "lines", "start": lo, "end": hi, "size": (hi - lo) / 17},
         showscale=False, name="loss contours", customdata=losses, line={"width": 1.5},
         hovertemplate="b=%{x:.3f}<br>w=%{y:.3f}<br>loss=%{customdata:.4f}<extra></extra>",
     ))  # fmt: skip
@@ -107,7 +123,8 @@ def path_figure(q: QuadraticLoss, path, j: int, names, note: str) -> dict:
     fig.update_layout(
         **LAYOUT, height=480, title={"text": "Descent path" + (f" ({note})" if note else "")},
         xaxis={"title": {"text": "b"}},
-        yaxis={"title": {"text": w_title(q.d, j, names)}, "scaleanchor": "x", "scaleratio": 1},
+        yaxis={"title": {"text": w_title(q.d, j, names)},
+               **({"scaleanchor": "x", "scaleratio": 1} if hb == hw else {})},
         legend={"x": 1, "xanchor": "right", "y": 1, "bgcolor": "rgba(255,255,255,0.8)"},
     )  # fmt: skip
     return _as_dict(fig)

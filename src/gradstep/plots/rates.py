@@ -30,7 +30,7 @@ def learning_rates(q: QuadraticLoss, start, rates=DEFAULT_RATES, j: int = 0, nam
 
     Returns ``(fig, axes)`` with ``axes`` of shape ``(len(rates), 2)``.
     """
-    fig = Figure(figsize=(13, 3.9 * len(rates) + 0.6))
+    fig = Figure(figsize=(13, 4.2 * len(rates) + 0.6))
     axes = fig.subplots(len(rates), 2, squeeze=False)
     for col, which in enumerate(("b", "w")):
         f, *_ = section(q, start, which, j)
@@ -53,8 +53,9 @@ def learning_rates(q: QuadraticLoss, start, rates=DEFAULT_RATES, j: int = 0, nam
                 "loss goes UP" if went_up else "loss goes down"
             )
             ax.axvline(p_low, color="gray", linestyle=":", linewidth=1)
-            ax.set_title(f"lr = {lr:g} - {title}\n{xlabel}: {p0:.3f} -> {p1:.3f}, "
-                         f"loss {loss0:.3f} -> {loss1:.3f} ({verdict})", fontsize=10)  # fmt: skip
+            # Three short lines: real tables give long numbers that one line would clip.
+            ax.set_title(f"lr = {lr:g} - {title}\n{xlabel}: {p0:.4g} -> {p1:.4g}\n"
+                         f"loss {loss0:.4g} -> {loss1:.4g} ({verdict})", fontsize=10)  # fmt: skip
             ax.set_xlabel(xlabel)
             ax.set_ylabel("loss (MSE)")
     fig.tight_layout()

@@ -13,7 +13,7 @@ import numpy as np
 
 from gradstep.plots import save_figure
 from gradstep.plots.losses import loss_curves
-from gradstep.plots.paths import descent_paths
+from gradstep.plots.paths import descent_paths, paths_half_width
 from gradstep.plots.rates import learning_rates
 from gradstep.plots.steps import cross_sections, slopes
 from gradstep.plots.surface import loss_surface
@@ -56,9 +56,13 @@ def draw_run_figures(run: RunFolder, j: int = 0) -> dict:
     q, start, names = run.quadratic, run.start, run.feature_names
     if q is None:
         return figures
-    figures["loss_surface"] = loss_surface(q, start=start, j=j, names=names)
     label, b, w, unit = run_path(run)
-    figures["descent_paths"] = descent_paths(q, {label: (b, w)}, j=j, names=names, unit=unit)
+    # one grid for both figures, wide enough for the start and the whole path
+    half = paths_half_width(q, {label: (b, w)}, j=j)
+    figures["loss_surface"] = loss_surface(q, start=start, j=j, half_width=half, names=names)
+    figures["descent_paths"] = descent_paths(
+        q, {label: (b, w)}, j=j, half_width=half, names=names, unit=unit
+    )
     if start is not None:
         figures["cross_sections"] = cross_sections(q, start, j=j, names=names)
         figures["slopes"] = slopes(q, start, j=j, names=names)

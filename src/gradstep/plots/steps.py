@@ -105,7 +105,12 @@ def slopes(q: QuadraticLoss, start, j: int = 0, delta: float = 0.5, names=None):
         forward = (float(f(p0 + delta)) - loss0) / delta
         h = 1e-6 * max(1.0, abs(p0))
         central = (float(f(p0 + h)) - float(f(p0 - h))) / (2 * h)
-        xs = np.linspace(p0 - 1.5, p0 + 1.5, 201)
+        # Wide enough to show the curve's bend: at least to the section's minimum
+        # (the section is a parabola, so its curvature is a second difference).
+        curvature = float(f(p0 + 1.0)) + float(f(p0 - 1.0)) - 2 * loss0
+        to_min = abs(grad) / curvature if curvature > 0 else 0.0
+        half = max(1.5, 1.2 * to_min)
+        xs = np.linspace(p0 - half, p0 + half, 201)
         ax.plot(xs, f(xs), color="tab:blue", label="loss")
         ax.plot(xs, loss0 + grad * (xs - p0), color="tab:red",
                 label=f"tangent: dL/d{name} = {grad:.4f} (analytic)")  # fmt: skip

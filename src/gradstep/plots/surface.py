@@ -7,9 +7,10 @@ the other coefficients held at their optimum; titles say so.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
-from gradstep.quadratic import QuadraticLoss
+from gradstep.quadratic import QuadraticLoss, split_half_width
 
 START_STYLE = {"marker": "o", "color": "black", "markersize": 8, "zorder": 5}
 MIN_STYLE = {"marker": "*", "color": "red", "markersize": 14, "zorder": 5}
@@ -43,19 +44,47 @@ def as_start(start) -> tuple[float, np.ndarray] | None:
     return float(b), np.atleast_1d(np.asarray(w, dtype=np.float64)).reshape(-1)
 
 
-def contour_levels(losses: np.ndarray, min_loss: float, count: int = 18) -> np.ndarray:
-    """Levels spaced so the ellipses are evenly spaced (loss grows like distance squared)."""
+def contour_levels(
+    losses: np.ndarray, min_loss: float, count: int = 18, spacing: str = "sqrt"
+) -> np.ndarray:
+    """Contour levels between the minimum and the grid's largest loss.
+
+    ``"sqrt"``: spaced so the ellipses are evenly spaced (loss grows like distance
+    squared). ``"log"``: geometric in ``loss - min_loss``, from well inside the
+    largest ellipse that closes on the grid up to the top, for a grid much longer
+    one way than the other, where even spacing would leave the bowl around the
+    minimum with one or two ellipses.
+    """
     top = float(np.max(losses))
-    return min_loss + (top - min_loss) * np.linspace(0.0, 1.0, count + 2)[1:-1] ** 2
+    if spacing == "sqrt":
+        return min_loss + (top - min_loss) * np.linspace(0.0, 1.0, count + 2)[1:-1] ** 2
+    excess = np.asarray(losses, dtype=np.float64) - min_loss
+    span = top - min_loss
+    edge = min(excess[0].min(), excess[-1].min(), excess[:, 0].min(), excess[:, -1].min())
+    low = max(0.02 * float(edge), 1e-6 * span)
+    if not span > 0 or not low < span:
+        return contour_levels(losses, min_loss, count)
+    return min_loss + np.geomspace(low, span, count + 1)[:-1]
 
 
 def draw_contours(
-    ax, q: QuadraticLoss, j: int = 0, start=None, center=None, half_width: float = 3.0,
+    ax, q: QuadraticLoss, j: int = 0, start=None, center=None, half_width=3.0,
     num: int = 101, names=None, colorbar: bool = True, minimum: bool = True,
 ):  # fmt: skip
-    """Draw the loss contours (slice over b and w_j) on ``ax``; return the contour set."""
-    bs, ws, losses = q.grid(center=center, half_width=half_width, num=num, j=j)
-    cs = ax.contour(bs, ws, losses, levels=contour_levels(losses, q.min_loss), cmap="viridis")
+    """Draw the loss contours (slice over b and w_j) on ``ax``; return the contour set.
+
+    ``half_width`` is one number or a pair ``(hb, hw)``; with a pair of unequal
+    half-widths the levels are log-spaced (see ``contour_levels``).
+    """
+    hb, hw = split_half_width(half_width)
+    bs, ws, losses = q.grid(center=center, half_width=(hb, hw), num=num, j=j)
+    if hb == hw:
+        style = {"levels": contour_levels(losses, q.min_loss), "cmap": "viridis"}
+    else:
+        levels = contour_levels(losses, q.min_loss, spacing="log")
+        colors = [tuple(c) for c in colormaps["viridis"](np.linspace(0.0, 1.0, len(levels)))]
+        style = {"levels": levels, "colors": colors}
+    cs = ax.contour(bs, ws, losses, **style)
     if colorbar:
         ax.figure.colorbar(cs, ax=ax, label="loss (MSE)", shrink=0.9)
     if minimum:
@@ -69,14 +98,28 @@ def draw_contours(
     return cs
 
 
+def auto_half_width(q: QuadraticLoss, start=None, j: int = 0, half_width=None):
+    """``half_width`` if given, else ``(hb, hw)`` that holds ``start`` (see
+    ``QuadraticLoss.fit_half_width``): 3 each way when it lies within 3 of the minimum."""
+    if half_width is not None:
+        return half_width
+    start = as_start(start)
+    if start is None:
+        return q.fit_half_width(j=j)
+    return q.fit_half_width([start[0]], [start[1][j]], j=j)
+
+
 def loss_surface(
-    q: QuadraticLoss, start=None, j: int = 0, half_width: float = 3.0, num: int = 101,
+    q: QuadraticLoss, start=None, j: int = 0, half_width=None, num: int = 101,
     names=None,
 ):  # fmt: skip
     """The loss over b and w (minimum +- ``half_width``) as a 3-D surface and contours.
 
     Returns ``(fig, (ax3d, ax_contours))``. ``start`` is ``(b, w)``, marked on both.
+    ``half_width`` (one number or ``(hb, hw)``) defaults to 3 each way, widened per
+    axis to hold ``start`` (see ``auto_half_width``).
     """
+    half_width = auto_half_width(q, start, j, half_width)
     fig = Figure(figsize=(13, 5.8))
     # computed_zorder=False: draw the markers over the surface, not hidden under it
     ax3d = fig.add_subplot(1, 2, 1, projection="3d", computed_zorder=False)
@@ -95,7 +138,9 @@ def loss_surface(
                      zorder=5)  # fmt: skip
     ax3d.set_xlabel("b")
     ax3d.set_ylabel(w_label(q, j, names))
-    ax3d.set_zlabel("loss (MSE)")
+    # long tick labels (a loss in the thousands) would run into the z label
+    digits = len(f"{float(np.max(losses)):.0f}")
+    ax3d.set_zlabel("loss (MSE)", **({"labelpad": 4 * digits - 4} if digits > 3 else {}))
     ax3d.view_init(elev=30, azim=-60)
     ax3d.set_box_aspect(None, zoom=0.85)
     ax3d.legend(loc="upper left")
@@ -111,10 +156,14 @@ def loss_surface(
 
 
 def loss_contours(
-    q: QuadraticLoss, start=None, j: int = 0, half_width: float = 3.0, num: int = 101,
+    q: QuadraticLoss, start=None, j: int = 0, half_width=None, num: int = 101,
     names=None,
 ):  # fmt: skip
-    """The contours alone, with the minimum and ``start`` marked. Returns ``(fig, ax)``."""
+    """The contours alone, with the minimum and ``start`` marked. Returns ``(fig, ax)``.
+
+    ``half_width`` defaults as in ``loss_surface``.
+    """
+    half_width = auto_half_width(q, start, j, half_width)
     fig = Figure(figsize=(7.5, 6))
     ax = fig.subplots()
     draw_contours(ax, q, j=j, start=start, half_width=half_width, num=num, names=names)
