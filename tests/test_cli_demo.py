@@ -1,12 +1,15 @@
 """``gradstep demo`` through real processes."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from gradstep import least_squares, make_data
+from gradstep.plots.demo_figures import DEMO_FIGURES
+from gradstep.torch_walkthrough import VARIANT_TITLES, run_torch_walkthrough
 
 from conftest import assert_one_line_error, run_cli
 
@@ -47,6 +50,29 @@ def test_figure1_written(demo_json):
         assert img.size == (1200, 600)
 
 
+def test_json_torch_object(demo_json):
+    walk = run_torch_walkthrough()  # oracle: the same steps in this process
+    payload, out = demo_json
+    t = payload["torch"]
+    assert t["init"] == {"b": walk.init_b.item(), "w": walk.init_w.item()}
+    assert t["gradients"] == {"b": walk.b_grad.item(), "w": walk.w_grad.item()}
+    assert t["linear_init"] == {
+        "weight": walk.linear_init["weight"].item(),
+        "bias": walk.linear_init["bias"].item(),
+    }
+    assert set(t["trained"]) == set(VARIANT_TITLES)
+    for variant, values in t["trained"].items():
+        h = walk.trained[variant]
+        assert values == {"b": h.b[-1], "w": h.w[-1, 0]}
+    assert t["state_dict"]["torch-linear"]["0.weight"] == [[t["trained"]["torch-linear"]["w"]]]
+    assert (t["dtype"], t["device"], t["epochs"], t["lr"]) == ("float32", "cpu", 1000, 0.1)
+    # the NumPy part is still there, unchanged
+    assert payload["gradients"] == {"b": -3.044811379650508, "w": -1.8337537171510832}
+    if shutil.which("dot"):
+        assert payload["figures"]["graph_svg"] == str(out / "graph.svg")
+        assert (out / "graph.svg").exists() and (out / "graph.png").exists()
+
+
 def test_text_output_and_options(tmp_path):
     proc = run_cli("demo", "--out", tmp_path, "--epochs", "10", "--lr", "0.05")
     assert proc.returncode == 0, proc.stderr
@@ -61,7 +87,12 @@ def test_text_output_and_options(tmp_path):
         "Closed form",
     ):
         assert expected in text
-    assert (tmp_path / "figure1.png").exists()
+    # every figure and the report, written and listed
+    for name in DEMO_FIGURES:
+        assert f"{name}: {tmp_path / name}.png" in text
+        assert (tmp_path / f"{name}.png").is_file(), name
+    assert f"report: {tmp_path / 'report.html'}" in text
+    assert (tmp_path / "report.html").is_file()
 
 
 @pytest.mark.parametrize(

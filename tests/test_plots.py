@@ -19,7 +19,7 @@ from gradstep.plots.lines import fitted_line, one_update
 from gradstep.plots.losses import loss_curves
 from gradstep.plots.paths import descent_paths, paths_half_width
 from gradstep.plots.rates import first_step, learning_rates
-from gradstep.plots.run_figures import skipped_run_figures, write_run_figures
+from gradstep.plots.run_figures import draw_run_figures, skipped_run_figures, write_run_figures
 from gradstep.plots.steps import cross_sections, slopes
 from gradstep.plots.surface import auto_half_width, loss_contours, loss_surface
 from gradstep.quadratic import QuadraticLoss
@@ -122,9 +122,9 @@ def test_surface_marks_minimum_and_start(demo):
     walk, runs, figures = demo
     _, (ax3d, ax2d) = figures["loss_surface"]
     labels = [h.get_label() for h in ax2d.get_legend().legend_handles]
-    assert labels == ["minimum", "random start"]
+    assert labels == ["minimum", "start"]
     b_star, w_star = runs.quadratic.minimum()
-    start = [ln for ln in ax2d.get_lines() if ln.get_label() == "random start"][0]
+    start = [ln for ln in ax2d.get_lines() if ln.get_label() == "start"][0]
     assert start.get_xdata()[0] == walk.init_b
     assert ax2d.get_xlim()[0] <= b_star - 3 + 1e-9 and ax2d.get_xlim()[1] >= b_star + 3 - 1e-9
     assert ax3d.get_zlabel() == "loss (MSE)"
@@ -199,13 +199,14 @@ def test_loss_curves_log_scale(demo):
 def test_d_feature_figures(three):
     q, result, start = three
     hist = result.history
-    names = ["size", "rooms $", "age"]
+    # long names: titles that hold them must wrap, not run off the figure
+    names = ["floor area of the flat in square metres", "rooms $", "<script>alert(1)</script>"]
     figures = {
         "surface": loss_surface(q, start=start, j=1, names=names),
         "contours": loss_contours(q, start=start, j=2),
         "sections": cross_sections(q, start, j=1, names=names),
-        "slopes": slopes(q, start, j=0),
-        "rates": learning_rates(q, start, j=2),
+        "slopes": slopes(q, start, j=0, names=names),
+        "rates": learning_rates(q, start, j=2, names=names),
         "paths": descent_paths(q, {"mini-batch": (hist.step_b, hist.step_w)}, j=1),
         "losses": loss_curves(hist.train_loss, hist.val_loss),
     }
@@ -214,6 +215,7 @@ def test_d_feature_figures(three):
     assert "other 2 coefficient(s) at their optimum" in all_text(figures["surface"][0])
     assert r"w_1 (rooms \$)" in all_text(figures["surface"][0])  # escaped: no mathtext
     assert "projected" in all_text(figures["paths"][0])
+    assert "dL/dw_0 = " in all_text(figures["slopes"][0])  # which coefficient, with d > 1
     # the section through the start at j=1 holds the other coefficients at the start
     _, (ax_b, ax_w) = figures["sections"]
     start_line = [ln for ln in ax_w.get_lines() if ln.get_label().startswith("start")][0]
@@ -235,6 +237,36 @@ def test_run_folder_figures(tmp_path):
     assert all(p.parent == folder / "figures" and p.is_file() for p in written.values())
     skipped = skipped_run_figures(run)
     assert set(skipped) == {"figure1", "fitted_line", "one_update", "feature_scaling"}
+
+
+def test_plot_cli_three_features_with_long_markup_names(tmp_path):
+    """`gradstep plot` on a d=3 run: every figure that applies, sliced at --feature,
+    and no title, label or legend running off a figure whatever the names hold."""
+    names = ["<script>alert(1)</script>", "floor area of the flat in square metres", "a$b"]
+    folder, _ = make_run_folder(tmp_path / "run3", true_w=(2.0, -1.0, 0.5), names=names)
+    run = read_run(folder)
+    for name, (fig, _) in draw_run_figures(run, j=1).items():
+        assert texts_outside(fig) == [], name
+        if name != "loss_curves":
+            assert "w_1 (floor area of the flat in square" in all_text(fig), name
+    proc = run_cli("plot", folder, "--out", tmp_path / "png", "--dpi", "40",
+                   "--feature", names[1])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    written = sorted(p.name for p in (tmp_path / "png").iterdir())
+    assert written == sorted(
+        f"{n}.png"
+        for n in (
+            "loss_curves",
+            "loss_surface",
+            "descent_paths",
+            "cross_sections",
+            "slopes",
+            "learning_rates",
+        )
+    )
+    for png in (tmp_path / "png").iterdir():
+        with Image.open(png) as img:
+            assert img.format == "PNG" and img.width > 200, png.name
 
 
 def test_run_folder_with_metrics_only(tmp_path):
@@ -279,16 +311,6 @@ def test_readme_figure_example_runs(tmp_path):
     for name in ("surface.png", "rates.png"):
         with Image.open(tmp_path / name) as img:
             assert img.size[0] >= 1000
-
-
-def test_demo_command_writes_every_figure_and_the_report(tmp_path):
-    proc = run_cli("demo", "--out", tmp_path, "--epochs", "50")
-    assert proc.returncode == 0, proc.stderr
-    for name in DEMO_FIGURES:
-        assert f"{name}: {tmp_path / name}.png" in proc.stdout
-        assert (tmp_path / f"{name}.png").is_file(), name
-    assert (tmp_path / "report.html").is_file()
-    assert f"report: {tmp_path / 'report.html'}" in proc.stdout
 
 
 def typed_array(value) -> np.ndarray:

@@ -9,6 +9,7 @@ import pytest
 from run_folder_fixture import make_run_folder
 
 from gradstep.report import build_report, demo_report_input, run_report_input, write_demo_report
+from gradstep.report_figures import log_decades, loss_figure
 from gradstep.report_html import script_json
 from gradstep.run_folder import read_run
 from gradstep.walkthrough import run_walkthrough
@@ -121,9 +122,20 @@ def test_demo_report_data(demo_html, walk):
     for fig_id, names in (("plot-surface", "current"), ("plot-path", "current"),
                           ("plot-line", "current line"), ("plot-losses", "current")):  # fmt: skip
         assert names in [t.get("name") for t in data["figures"][fig_id]["data"]], fig_id
-    assert data["figures"]["plot-losses"]["layout"]["yaxis"]["type"] == "log"
+    yaxis = data["figures"]["plot-losses"]["layout"]["yaxis"]
+    # the losses span 2.5 decades: powers of ten labelled, not 2 and 5 in each decade
+    assert yaxis["type"] == "log" and yaxis["dtick"] == 1
     assert data["line_x"] == [0.0, 1.0]
     assert 'max="1000"' in html
+
+
+def test_log_ticks_only_when_the_losses_span_a_decade():
+    span = loss_figure([1, 2, 3], [2.0, 0.5, 0.3], None, (3, 0.3))["layout"]["yaxis"]
+    assert span["type"] == "log" and "dtick" not in span  # under one decade: plotly's ticks
+    wide = loss_figure([1, 2], [5.0, 0.01], [np.nan, 0.02], (2, 0.01))["layout"]["yaxis"]
+    assert wide["dtick"] == 1
+    assert log_decades([100.0, 0.0, -1.0, np.inf], None, [0.1]) == pytest.approx(3.0)
+    assert log_decades(None) == 0.0
 
 
 def test_script_json_cannot_close_the_script():

@@ -149,3 +149,38 @@ def test_screenshots(page, tmp_path):
     assert page.errors == []
     for name in ("report.png", "report_surface.png"):
         assert (target / name).stat().st_size > 10_000
+
+
+HOSTILE = ["<script>alert(1)</script>", '"><img src=x onerror=alert(2)>', "</script><b>x"]
+
+
+def test_hostile_names_run_no_script_and_show_as_text(browser, tmp_path):
+    """A 3-feature run whose column names are markup: nothing runs, every plot draws,
+    and the names appear as the literal text the user typed."""
+    from run_folder_fixture import make_run_folder
+
+    from gradstep.report import write_run_report
+    from gradstep.run_folder import read_run
+
+    folder, _ = make_run_folder(tmp_path / "evil", true_w=(2.0, -1.0, 0.5), names=HOSTILE,
+                                target="<i>y</i>", epochs=20)  # fmt: skip
+    path = write_run_report(read_run(folder))
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors, dialogs = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+    try:
+        assert errors == [] and dialogs == []
+        assert page.evaluate("() => document.querySelectorAll('img[src=x], b').length") == 0
+        for plot_id in ("plot-surface", "plot-path", "plot-losses"):
+            assert page.evaluate("id => !!document.getElementById(id)._fullLayout", plot_id)
+        body = page.inner_text("body")
+        for name in HOSTILE:
+            assert name in body, name  # the tables show the literal names
+        axis = page.evaluate("() => document.querySelector('#plot-path .ytitle').textContent")
+        assert axis == f"w_0 ({HOSTILE[0]})"  # plotly shows the literal name too
+    finally:
+        page.close()

@@ -5,9 +5,8 @@ NumPy engine started from the same float32 values, least squares, and the book's
 printed values (Deep Learning with PyTorch Step-by-Step, chapter 1, on the CPU).
 """
 
-import json
 import os
-import shutil
+import re
 import subprocess
 import sys
 
@@ -30,17 +29,6 @@ def walk():
     # PyTorch's global random state is left as the user had it
     assert torch.equal(torch.get_rng_state(), before)
     return result
-
-
-@pytest.fixture(scope="module")
-def demo_json(tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    proc = subprocess.run(
-        [sys.executable, "-m", "gradstep", "demo", "--json", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout), out
 
 
 def book_code():
@@ -119,26 +107,28 @@ def test_state_dicts_are_the_trained_parameters(walk):
     )
 
 
-def test_json_torch_object(demo_json, walk):
-    payload, out = demo_json
-    t = payload["torch"]
-    assert t["init"] == {"b": walk.init_b.item(), "w": walk.init_w.item()}
-    assert t["gradients"] == {"b": walk.b_grad.item(), "w": walk.w_grad.item()}
-    assert t["linear_init"] == {
-        "weight": walk.linear_init["weight"].item(),
-        "bias": walk.linear_init["bias"].item(),
-    }
-    assert set(t["trained"]) == set(VARIANTS)
-    for variant, values in t["trained"].items():
-        h = walk.trained[variant]
-        assert values == {"b": h.b[-1], "w": h.w[-1, 0]}
-    assert t["state_dict"]["torch-linear"]["0.weight"] == [[t["trained"]["torch-linear"]["w"]]]
-    assert (t["dtype"], t["device"], t["epochs"], t["lr"]) == ("float32", "cpu", 1000, 0.1)
-    # the NumPy part is still there, unchanged
-    assert payload["gradients"] == {"b": -3.044811379650508, "w": -1.8337537171510832}
-    if shutil.which("dot"):
-        assert payload["figures"]["graph_svg"] == str(out / "graph.svg")
-        assert (out / "graph.svg").exists() and (out / "graph.png").exists()
+def test_readme_shows_what_the_demo_prints(walk):
+    """The README's pasted demo output (NumPy part, then the PyTorch part where it says
+    so) is the text the demo prints now, figure paths included."""
+    from pathlib import Path
+
+    from gradstep.cli.demo_text import format_walkthrough
+    from gradstep.plots.demo_figures import DEMO_FIGURES
+    from gradstep.walkthrough import run_walkthrough
+
+    out = Path("out/demo")
+    figures = {name: out / f"{name}.png" for name in DEMO_FIGURES}
+    figures.update(graph_svg=out / "graph.svg", graph_png=out / "graph.png",
+                   report=out / "report.html")  # fmt: skip
+    printed = format_walkthrough(run_walkthrough(), figures, walk)
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```\n(.*?)```", readme, flags=re.S)
+    (numpy_part,) = [b for b in blocks if b.startswith("gradstep demo: linear regression")]
+    (torch_part,) = [b for b in blocks if b.startswith("The PyTorch part (float32")]
+    pasted = numpy_part.replace(
+        '[... the PyTorch part: see "The PyTorch part" below ...]\n', torch_part
+    )
+    assert pasted.rstrip("\n") == printed.rstrip("\n")
 
 
 def test_text_demo_shows_the_pytorch_part_after_the_numpy_part(tmp_path):

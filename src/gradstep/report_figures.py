@@ -179,9 +179,23 @@ def loss_figure(epochs, train_loss, val_loss, marker) -> dict:
     fig.add_trace(go.Scatter(x=[marker[0]], y=[marker[1]], mode="markers", name="current",
                              marker={"color": "orange", "size": 11,
                                      "line": {"color": "black", "width": 1}}))  # fmt: skip
+    yaxis = {"title": {"text": "loss (MSE, log scale)"}, "type": "log"}
+    if log_decades(train_loss, val_loss) >= 1:
+        # label the powers of ten only: plotly's default also labels 2 and 5 in
+        # every decade, in small digits that crowd each other
+        yaxis["dtick"] = 1
     fig.update_layout(
         **LAYOUT, height=420, title={"text": "Loss per epoch"},
-        xaxis={"title": {"text": "epoch"}},
-        yaxis={"title": {"text": "loss (MSE, log scale)"}, "type": "log"},
+        xaxis={"title": {"text": "epoch"}}, yaxis=yaxis,
     )  # fmt: skip
     return _as_dict(fig)
+
+
+def log_decades(*series) -> float:
+    """How many powers of ten the positive, finite values of ``series`` span."""
+    values = [np.asarray(s, dtype=np.float64) for s in series if s is not None]
+    values = np.concatenate(values) if values else np.empty(0)
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size == 0:
+        return 0.0
+    return float(np.log10(values.max() / values.min()))

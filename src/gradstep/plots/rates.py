@@ -12,7 +12,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from gradstep.plots.steps import _labels, section, section_low, section_range
-from gradstep.plots.surface import START_STYLE
+from gradstep.plots.surface import START_STYLE, wrap_title
 from gradstep.quadratic import QuadraticLoss
 
 DEFAULT_RATES = (0.2, 0.8, 1.1)
@@ -54,8 +54,9 @@ def learning_rates(q: QuadraticLoss, start, rates=DEFAULT_RATES, j: int = 0, nam
             )
             ax.axvline(p_low, color="gray", linestyle=":", linewidth=1)
             # Three short lines: real tables give long numbers that one line would clip.
-            ax.set_title(f"lr = {lr:g} - {title}\n{xlabel}: {p0:.4g} -> {p1:.4g}\n"
-                         f"loss {loss0:.4g} -> {loss1:.4g} ({verdict})", fontsize=10)  # fmt: skip
+            text = (f"lr = {lr:g} - {title}\n{xlabel}: {p0:.4g} -> {p1:.4g}\n"
+                    f"loss {loss0:.4g} -> {loss1:.4g} ({verdict})")  # fmt: skip
+            ax.set_title(wrap_title(text, width=70), fontsize=10)
             ax.set_xlabel(xlabel)
             ax.set_ylabel("loss (MSE)")
     fig.tight_layout()

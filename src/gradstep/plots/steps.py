@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from gradstep.plots.surface import START_STYLE, as_start, w_label
+from gradstep.plots.surface import START_STYLE, as_start, w_label, wrap_title
 from gradstep.quadratic import QuadraticLoss
 
 
@@ -32,7 +32,7 @@ def section(q: QuadraticLoss, start, which: str, j: int = 0):
     def along_w(v):
         return q.slice_loss(b0, v, j=j, at=w0)
 
-    return along_w, float(w0[j]), float(w_grad[j]), "w"
+    return along_w, float(w0[j]), float(w_grad[j]), "w" if q.d == 1 else f"w_{j}"
 
 
 def section_low(q: QuadraticLoss, start, which: str, j: int = 0) -> float:
@@ -83,7 +83,7 @@ def cross_sections(q: QuadraticLoss, start, j: int = 0, names=None):
         xlabel, title = _labels(q, which, j, names, start)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("loss (MSE)")
-        ax.set_title(title)
+        ax.set_title(wrap_title(title))
         ax.legend(loc="upper center")
     fig.tight_layout()
     return fig, tuple(axes)
@@ -122,7 +122,7 @@ def slopes(q: QuadraticLoss, start, j: int = 0, delta: float = 0.5, names=None):
         xlabel, title = _labels(q, which, j, names, start)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("loss (MSE)")
-        ax.set_title(title.replace("loss along", "slope along"))
+        ax.set_title(wrap_title(title.replace("loss along", "slope along")))
         ax.legend(loc="upper center", fontsize=9)
         lo, hi = f(xs).min(), f(xs).max()
         ax.set_ylim(lo - 0.15 * (hi - lo), hi + 0.45 * (hi - lo))

@@ -6,9 +6,12 @@ the other coefficients held at their optimum; titles say so.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from gradstep.quadratic import QuadraticLoss, split_half_width
 
@@ -19,6 +22,12 @@ MIN_STYLE = {"marker": "*", "color": "red", "markersize": 14, "zorder": 5}
 def tex_safe(text: str) -> str:
     """A user-supplied name made safe for matplotlib (``$`` starts mathtext)."""
     return str(text).replace("$", r"\$")
+
+
+def wrap_title(text: str, width: int = 58) -> str:
+    """``text`` with each line wrapped at ``width`` characters: a title holding a long
+    feature name would otherwise run off the figure."""
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
 
 
 def w_label(q: QuadraticLoss, j: int = 0, names=None) -> str:
@@ -92,7 +101,7 @@ def draw_contours(
         ax.plot([b_star], [w_star[j]], linestyle="none", label="minimum", **MIN_STYLE)
     start = as_start(start)
     if start is not None:
-        ax.plot([start[0]], [start[1][j]], linestyle="none", label="random start", **START_STYLE)
+        ax.plot([start[0]], [start[1][j]], linestyle="none", label="start", **START_STYLE)
     ax.set_xlabel("b")
     ax.set_ylabel(w_label(q, j, names))
     return cs
@@ -134,11 +143,13 @@ def loss_surface(
     start = as_start(start)
     if start is not None:
         loss0 = float(q.slice_loss(start[0], start[1][j], j=j))
-        ax3d.scatter([start[0]], [start[1][j]], [loss0], c="black", s=60, label="random start",
+        ax3d.scatter([start[0]], [start[1][j]], [loss0], c="black", s=60, label="start",
                      zorder=5)  # fmt: skip
     ax3d.set_xlabel("b")
     ax3d.set_ylabel(w_label(q, j, names))
-    # long tick labels (a loss in the thousands) would run into the z label
+    # the z axis is short on screen: five ticks at most, or their labels run together,
+    # and long tick labels (a loss in the thousands) would run into the z label
+    ax3d.zaxis.set_major_locator(MaxNLocator(5))
     digits = len(f"{float(np.max(losses)):.0f}")
     ax3d.set_zlabel("loss (MSE)", **({"labelpad": 4 * digits - 4} if digits > 3 else {}))
     ax3d.view_init(elev=30, azim=-60)
