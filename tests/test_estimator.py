@@ -302,3 +302,45 @@ def test_readme_example_prints_what_the_readme_says():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == printed
+
+
+def test_sample_weight_is_refused_in_one_line():
+    from sklearn.utils.validation import has_fit_parameter
+
+    X, y = load_diabetes(return_X_y=True)
+    weights = np.ones(len(y))
+    for call in (
+        lambda: GDRegressor().fit(X, y, sample_weight=weights),
+        lambda: GDRegressor().partial_fit(X, y, sample_weight=weights),
+        lambda: cross_val_score(
+            GDRegressor(), X, y, cv=2, params={"sample_weight": weights}, error_score="raise"
+        ),  # fmt: skip
+    ):
+        with pytest.raises(GradstepError, match="does not support sample_weight") as info:
+            call()
+        assert "\n" not in str(info.value)
+    with pytest.raises(GradstepError, match="takes only X and y; drop coef_init"):
+        GDRegressor().fit(X, y, coef_init=np.zeros(10))
+    # meta-estimators see that it takes no weights, as for scikit-learn's own such estimators
+    assert not has_fit_parameter(GDRegressor(), "sample_weight")
+
+
+def test_user_workflow_on_unscaled_tables(global_rng_guard):
+    """clone, pickle, cross_val_score and set_output, as a user of LinearRegression would."""
+    import pickle
+
+    from sklearn.base import clone
+
+    X, y = load_diabetes(return_X_y=True, scaled=False)
+    fitted = GDRegressor().fit(X, y)
+    copy = pickle.loads(pickle.dumps(fitted))
+    assert np.array_equal(copy.predict(X), fitted.predict(X))
+    assert clone(fitted).get_params() == fitted.get_params()
+    assert not hasattr(clone(fitted), "coef_")
+    ours = cross_val_score(GDRegressor(), X, y, cv=3)
+    theirs = cross_val_score(LinearRegression(), X, y, cv=3)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    pipe = make_pipeline(StandardScaler(), GDRegressor()).set_output(transform="default")
+    assert pipe.fit(X, y).score(X, y) == pytest.approx(LinearRegression().fit(X, y).score(X, y))
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        GDRegressor().fit(X[:, 0], y)

@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from gradstep.checkpoint import load_state
+from gradstep.checkpoint import CheckpointError, load_state
 
 from conftest import ROOT
 
@@ -95,3 +95,29 @@ def test_sigkill_at_random_moments_then_resume_equals_straight(tmp_path):
     expected = {name: p.detach() for name, p in reference.model.named_parameters()}
     meta = assert_bit_identical(folder / "final.ckpt", expected)
     assert meta["epoch"] == epochs
+
+
+def test_sigkill_in_the_middle_of_a_checkpoint_write_keeps_the_previous_one(tmp_path):
+    """The job is killed while its 3rd last.ckpt (epoch 3) is half written and not yet
+    renamed: last.ckpt still holds epoch 2 and loads; the half file is a temporary that
+    the resumed run removes; the end is bit-identical to an uninterrupted run."""
+    epochs, folder = 6, tmp_path / "mini"
+    proc = job("mini", epochs, "--dir", tmp_path, "--periodic", "--stall-write", 3)
+    assert proc.stdout.readline().startswith("start mini 0")
+    line = proc.stdout.readline()
+    assert line.startswith("writing"), (line, proc.stderr.read() if not line else "")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    proc.stdout.close()
+    proc.stderr.close()
+    (half,) = folder.glob(".last.ckpt.*.tmp")
+    assert half.name == line.split()[1]
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_state(half)  # what a non-atomic write would have left as last.ckpt
+    trainer, _ = trainer_job.build("mini")
+    trainer.load_checkpoint(folder / "last.ckpt")
+    assert trainer.epoch == 2
+    finish(job("mini", epochs, "--dir", tmp_path, "--resume", "--periodic"))
+    assert not list(folder.glob(".*.tmp"))
+    expected = {name: p.detach() for name, p in straight("mini", epochs).model.named_parameters()}
+    assert assert_bit_identical(folder / "final.ckpt", expected)["epoch"] == epochs

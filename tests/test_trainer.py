@@ -2,6 +2,7 @@
 
 import csv
 import math
+import random
 import subprocess
 import sys
 
@@ -382,18 +383,27 @@ def test_periodic_checkpoints_keep_last_and_best(tmp_path):
     assert best.epoch == best_epoch
 
 
-def test_checkpoints_keep_the_global_random_states_and_load_restores_them(tmp_path):
+def test_checkpoints_keep_the_global_random_states_restored_only_on_request(tmp_path):
     trainer = adam_dropout_trainer(checkpoint_dir=tmp_path)
     torch.manual_seed(7)
     np.random.seed(7)
-    user_torch, user_numpy = torch.get_rng_state(), np.random.get_state()
+    random.seed(7)
+    saved = torch.get_rng_state(), np.random.get_state(), random.getstate()
     trainer.fit(DATA.x_train, DATA.y_train, epochs=2, batch_size=16)  # saves during the fit
-    assert torch.equal(torch.get_rng_state(), user_torch)
+    assert torch.equal(torch.get_rng_state(), saved[0])
+    fresh, other = adam_dropout_trainer(), adam_dropout_trainer()  # (these seed the model)
     torch.manual_seed(8)
     np.random.seed(8)
-    adam_dropout_trainer().load_checkpoint(tmp_path / "last.ckpt")
-    assert torch.equal(torch.get_rng_state(), user_torch)
-    assert np.array_equal(np.random.get_state()[1], user_numpy[1])
+    random.seed(8)
+    mine = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    fresh.load_checkpoint(tmp_path / "last.ckpt")  # leaves mine alone
+    assert torch.equal(torch.get_rng_state(), mine[0])
+    assert np.array_equal(np.random.get_state()[1], mine[1][1])
+    assert random.getstate() == mine[2]
+    other.load_checkpoint(tmp_path / "last.ckpt", restore_global_rng=True)
+    assert torch.equal(torch.get_rng_state(), saved[0])
+    assert np.array_equal(np.random.get_state()[1], saved[1][1])
+    assert random.getstate() == saved[2]
 
 
 def test_checkpoint_refuses_other_models_and_pickles(tmp_path):
@@ -412,6 +422,8 @@ def test_checkpoint_refuses_other_models_and_pickles(tmp_path):
     with pytest.raises(CheckpointError, match="refused"):
         trainer.load_checkpoint(tmp_path / "evil.ckpt")
     assert not marker.exists()
+    torch.load(tmp_path / "evil.ckpt", weights_only=False)  # the payload does work when run
+    assert marker.exists()
 
 
 class _Payload:
@@ -477,6 +489,85 @@ def test_lr_range_test_on_the_document_model_finds_a_sane_lr():
 # ---------------------------------------------------------------- inputs
 
 
+def twin_trainers(make_model, loss_a, loss_b, opt_lr=0.1, **options):
+    """Two trainers on identical copies of a model, differing only in the loss."""
+    trainers = []
+    for loss in (loss_a, loss_b):
+        torch.manual_seed(11)
+        model = make_model()
+        opt = torch.optim.SGD(model.parameters(), lr=opt_lr)
+        trainers.append(Trainer(model, loss, opt, progress=False, **options))
+    return trainers
+
+
+def test_multiple_outputs_follow_a_hand_written_loop():
+    rng = np.random.RandomState(0)
+    x = rng.randn(50, 3).astype(np.float32)
+    y = (x @ rng.randn(3, 2) + 0.1 * rng.randn(50, 2)).astype(np.float32)
+    torch.manual_seed(1)
+    model = nn.Linear(3, 2)
+    hand = nn.Linear(3, 2)
+    hand.load_state_dict(model.state_dict())
+    sgd_trainer(model, seed=4).fit(x, y, epochs=6, batch_size=8)
+    opt = torch.optim.SGD(hand.parameters(), lr=0.1)
+    for epoch in range(6):
+        for idx in numpy_gd.batch_indices(50, 8, 4, epoch):
+            idx = torch.from_numpy(idx)
+            nn.functional.mse_loss(
+                hand(torch.from_numpy(x)[idx]), torch.from_numpy(y)[idx]
+            ).backward()
+            opt.step()
+            opt.zero_grad()
+    assert same(params(model), params(hand))
+    assert sgd_trainer(model).predict(x).shape == (50, 2)
+
+
+def test_integer_targets_and_plain_function_losses():
+    make = lambda: nn.Sequential(nn.Linear(1, 1))  # noqa: E731
+    y_int = np.round(DATA.y_train * 3).astype(np.int64)
+    # integer regression targets are numbers; a plain function is the same loss as nn.MSELoss
+    plain, module = twin_trainers(make, lambda p, t: ((p - t) ** 2).mean(), nn.MSELoss())
+    plain.fit(DATA.x_train, y_int, epochs=5, batch_size=16)
+    module.fit(DATA.x_train, y_int.astype(np.float64), epochs=5, batch_size=16)
+    assert same(params(plain.model), params(module.model))
+    assert plain.history.train_loss == module.history.train_loss
+    # integer class labels stay labels, for nn.CrossEntropyLoss and for a plain function
+    x = np.random.RandomState(0).randn(60, 2)
+    labels = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 0)
+    make = lambda: nn.Linear(2, 3)  # noqa: E731
+    plain, module = twin_trainers(make, nn.functional.cross_entropy, nn.CrossEntropyLoss())
+    plain.fit(x, labels, epochs=5, batch_size=16, validation_data=(x, labels))
+    module.fit(x, labels, epochs=5, batch_size=16, validation_data=(x, labels))
+    assert same(params(plain.model), params(module.model))
+    assert plain.history.val_loss[-1] < plain.history.val_loss[0]
+
+
+def test_validation_through_a_dataloader_equals_arrays():
+    x_val = torch.as_tensor(DATA.x_val, dtype=torch.float32)
+    y_val = torch.as_tensor(DATA.y_val, dtype=torch.float32)  # (n,): reshaped like arrays
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x_val, y_val), batch_size=7)
+    make = lambda: nn.Sequential(nn.Linear(1, 1))  # noqa: E731
+    with_loader, with_arrays = twin_trainers(make, nn.MSELoss(), nn.MSELoss())
+    with_loader.fit(DATA.x_train, DATA.y_train, epochs=3, validation_data=loader)
+    with_arrays.fit(DATA.x_train, DATA.y_train, epochs=3, validation_data=(DATA.x_val, DATA.y_val))
+    np.testing.assert_allclose(
+        with_loader.history.val_loss, with_arrays.history.val_loss, rtol=1e-6
+    )
+    assert with_loader.evaluate(loader) == pytest.approx(with_arrays.history.val_loss[-1], rel=1e-6)
+
+
+def test_predict_takes_tensors_lists_and_1d_input():
+    model = document_model(b=1.0, w=2.0)
+    trainer = sgd_trainer(model)
+    expected = model(torch.tensor([[0.5], [1.5]])).detach().numpy()
+    for x in (torch.tensor([[0.5], [1.5]]), [[0.5], [1.5]], [0.5, 1.5], np.array([0.5, 1.5])):
+        out = trainer.predict(x)
+        assert isinstance(out, np.ndarray) and np.array_equal(out, expected), x
+    assert np.array_equal(
+        trainer.predict(np.arange(10.0), batch_size=3), 1 + 2 * np.arange(10.0)[:, None]
+    )
+
+
 def test_bad_inputs_get_one_line_errors():
     trainer = sgd_trainer(document_model())
     cases = [
@@ -486,6 +577,16 @@ def test_bad_inputs_get_one_line_errors():
         (lambda: trainer.fit(np.full((4, 1), np.nan), np.ones(4)), "NaN or inf"),
         (lambda: trainer.fit(DATA.x_train, np.ones((80, 2))), "shape"),
         (lambda: trainer.fit(DATA.x_train), "pass both x and y"),
+        (lambda: trainer.fit(DATA.x_train, DATA.y_train, batch_size=0), "batch_size=0"),
+        (lambda: trainer.fit(np.ones((80, 3)), DATA.y_train), "cannot take training x of shape"),
+        (lambda: trainer.predict(np.ones((4, 3))), "cannot take x of shape \\(3,\\)"),
+        (lambda: trainer.predict(0.5), "single number"),
+        (lambda: trainer.predict(DATA.x_val, batch_size=0), "batch_size=0"),
+        (lambda: sgd_trainer(document_model(), device="tpu"), "device='tpu' is not known"),
+        (lambda: EarlyStopping(patience=-1), "patience=-1"),
+        (lambda: EarlyStopping(patience=2.5), "patience=2.5"),
+        (lambda: EarlyStopping(min_delta="a"), "min_delta='a'"),
+        (lambda: EarlyStopping(min_delta=-0.1), "min_delta=-0.1"),
     ]
     for call, fragment in cases:
         with pytest.raises(GradstepError, match=fragment) as info:

@@ -1,8 +1,9 @@
 """Batches for the Trainer: in-memory tensors sliced by a seeded permutation, or a DataLoader.
 
-In-memory input is converted once per ``fit`` (:func:`input_tensor`) and cut with
-:func:`gradstep.numpy_gd.batch_indices`: one permutation per epoch from
-``(seed, epoch)``, moved to the device once, then slices. No per-sample
+In-memory input is converted once per ``fit`` (:func:`input_tensor`) and cut by
+:func:`gradstep.torch_gd.epoch_batches` (``numpy_gd.batch_indices`` on the device):
+one permutation per epoch from ``(seed, epoch)``, moved to the device once, then
+slices, exactly as the torch engines take them. No per-sample
 ``Dataset.__getitem__`` and no collation, which is what makes a DataLoader
 15-30x slower on small in-memory models (see ``benchmarks/bench_trainer.py``).
 """
@@ -14,12 +15,12 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from gradstep import numpy_gd
 from gradstep.errors import GradstepError
+from gradstep.torch_gd import epoch_batches
 
 
 class ArrayBatches:
-    """In-memory batches: one permutation per epoch (``numpy_gd.batch_indices``), then slices."""
+    """In-memory batches: one permutation per epoch (``torch_gd.epoch_batches``), then slices."""
 
     generators: list = []
 
@@ -36,10 +37,7 @@ class ArrayBatches:
             for start in range(0, self.n, size):
                 yield x[start : start + size], y[start : start + size]
         else:
-            parts = list(numpy_gd.batch_indices(self.n, size, self.seed, epoch))
-            order = torch.from_numpy(np.concatenate(parts)).to(x.device)
-            for start in range(0, self.n, size):
-                idx = order[start : start + size]
+            for idx in epoch_batches(self.n, size, self.seed, epoch, x.device):
                 yield x[idx], y[idx]
 
 

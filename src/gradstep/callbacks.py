@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import numbers
 import os
 import re
 import sys
@@ -49,12 +50,15 @@ class EarlyStopping:
     best_state: dict | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
-        if isinstance(self.patience, bool) or int(self.patience) != self.patience:
-            raise GradstepError(f"patience={self.patience!r} must be a whole number >= 1")
-        if self.patience < 1:
-            raise GradstepError(f"patience={self.patience!r} must be a whole number >= 1")
-        if not math.isfinite(self.min_delta) or self.min_delta < 0:
-            raise GradstepError(f"min_delta={self.min_delta!r} must be a finite number >= 0")
+        patience, min_delta = self.patience, self.min_delta
+        if not isinstance(patience, numbers.Integral) or isinstance(patience, bool) or patience < 1:
+            raise GradstepError(f"patience={patience!r} must be a whole number >= 1, e.g. 10")
+        if (
+            not isinstance(min_delta, numbers.Real)
+            or isinstance(min_delta, bool)
+            or not 0 <= min_delta < math.inf
+        ):
+            raise GradstepError(f"min_delta={min_delta!r} must be a finite number >= 0, e.g. 0")
         if self.monitor not in ("auto", "val_loss", "train_loss"):
             raise GradstepError(
                 f"monitor={self.monitor!r} is not known; use 'auto', 'val_loss' or 'train_loss'"

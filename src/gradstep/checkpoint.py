@@ -172,14 +172,17 @@ def _verified_header(path: Path, data: bytes) -> dict:
         raise CheckpointError(f"{path}: the checkpoint is truncated ({len(data)} bytes)")
     (length,) = struct.unpack("<Q", data[len(MAGIC) : _PREFIX])
     header = None
-    try:
-        header = json.loads(data[_PREFIX : _PREFIX + length].decode("utf-8"))
-        expected = _PREFIX + length + int(header["data_nbytes"]) + _DIGEST
-    except (ValueError, KeyError, TypeError):
-        expected = None
+    if len(data) < _PREFIX + length + _DIGEST:  # cut inside the header
+        expected = _PREFIX + length + _DIGEST
+    else:
+        try:
+            header = json.loads(data[_PREFIX : _PREFIX + length].decode("utf-8"))
+            expected = _PREFIX + length + int(header["data_nbytes"]) + _DIGEST
+        except (ValueError, KeyError, TypeError):
+            expected = None
     if expected is not None and len(data) < expected:
         raise CheckpointError(
-            f"{path}: the checkpoint is truncated ({len(data)} of {expected} bytes); "
+            f"{path}: the checkpoint is truncated ({len(data)} of at least {expected} bytes); "
             "it was not written completely — use an earlier checkpoint"
         )
     if hashlib.sha256(data[:-_DIGEST]).digest() != data[-_DIGEST:] or expected != len(data):

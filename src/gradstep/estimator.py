@@ -219,6 +219,18 @@ def _seed_from(random_state) -> int:
     return int(random_state)  # validated by GDRegressor._check_params
 
 
+def _refuse_fit_params(method: str, fit_params: dict) -> None:
+    """Sample weights (or any other fit parameter) would silently change nothing: refuse."""
+    if "sample_weight" in fit_params:
+        raise GradstepError(
+            f"GDRegressor.{method} does not support sample_weight (the descent weighs every "
+            "row equally); drop it, or repeat rows in proportion to their weights"
+        )
+    if fit_params:
+        names = ", ".join(sorted(fit_params))
+        raise GradstepError(f"GDRegressor.{method} takes only X and y; drop {names}")
+
+
 def _is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
@@ -324,8 +336,13 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
     # -- public API -------------------------------------------------------------
 
-    def fit(self, X, y):
-        """Run the descent on (X, y) until ``tol``, early stopping or ``max_iter``."""
+    def fit(self, X, y, **fit_params):
+        """Run the descent on (X, y) until ``tol``, early stopping or ``max_iter``.
+
+        No fit parameters are supported (``sample_weight`` included): passing one
+        raises a one-line error rather than being ignored.
+        """
+        _refuse_fit_params("fit", fit_params)
         self._check_params()
         X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=2)
         warm = self.warm_start and hasattr(self, "coef_")
@@ -371,7 +388,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             )
         return self
 
-    def partial_fit(self, X, y):
+    def partial_fit(self, X, y, **fit_params):
         """One more epoch of the same descent, on (X, y).
 
         The first call (on an unfitted estimator) learns the scaling, the seed and
@@ -379,6 +396,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         batch seeding, and with ``lr="auto"`` lower the learning rate if the new
         data needs a smaller one. Early stopping and ``max_iter`` do not apply.
         """
+        _refuse_fit_params("partial_fit", fit_params)
         first = not hasattr(self, "coef_")
         if first:
             self._check_params()

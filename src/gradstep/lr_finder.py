@@ -17,7 +17,7 @@ import numpy as np
 
 from gradstep.errors import GradstepError
 from gradstep.seeding import SeededRNG, epoch_seed
-from gradstep.trainer import copy_tree
+from gradstep.trainer_state import copy_tree
 
 
 @dataclass

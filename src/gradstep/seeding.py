@@ -74,14 +74,17 @@ def rng_states(generators, lent: SeededRNG | None = None) -> dict:
     }
 
 
-def set_rng_states(states: dict, generators) -> list | None:
-    """Restore the global states; return the loader states that wait for the next fit."""
-    torch.set_rng_state(states["torch"])
-    cuda = states["cuda"]
-    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(cuda)
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])
+def set_rng_states(states: dict, generators, *, restore_global: bool) -> list | None:
+    """Restore the loader generators' states (and, with ``restore_global``, the global
+    torch, CUDA, NumPy and Python ones); return the loader states that wait for the
+    next fit because ``generators`` does not match them yet."""
+    if restore_global:
+        torch.set_rng_state(states["torch"])
+        cuda = states["cuda"]
+        if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+        np.random.set_state(states["numpy"])
+        random.setstate(states["python"])
     loader = states["loader"]
     if generators and len(loader) == len(generators):
         for g, state in zip(generators, loader, strict=True):

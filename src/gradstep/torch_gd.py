@@ -253,7 +253,7 @@ class TorchRun:
     dtype: torch.dtype
 
 
-def _epoch_batches(n: int, batch_size, seed: int, epoch: int, device):
+def epoch_batches(n: int, batch_size, seed: int, epoch: int, device):
     """``numpy_gd.batch_indices`` moved to ``device`` once per epoch."""
     parts = list(numpy_gd.batch_indices(n, batch_size, seed, epoch))
     if isinstance(parts[0], slice):
@@ -317,7 +317,7 @@ def descend(
         number = start_epoch + epoch + 1
         params_start = model.flat_params() if tol is not None else None
         loss_sum, n_batches = 0.0, 0
-        for step, idx in enumerate(_epoch_batches(n, batch_size, seed, number - 1, dev), 1):
+        for step, idx in enumerate(epoch_batches(n, batch_size, seed, number - 1, dev), 1):
             loss = model.step(x_t[idx], y_t[idx]).item()
             if not math.isfinite(loss):
                 raise numpy_gd.divergence_error("the loss", loss, number, step, lr)

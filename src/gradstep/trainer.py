@@ -29,7 +29,6 @@ import os
 import secrets
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -49,6 +48,7 @@ from gradstep.checkpoint import CheckpointError, load_tree, save_tree
 from gradstep.errors import DivergenceError, GradstepError
 from gradstep.seeding import SeededRNG, epoch_seed, rng_states, set_rng_states
 from gradstep.torch_gd import check_shapes, resolve_device
+from gradstep.trainer_state import EpochStart, TrainingHistory
 
 CHECKPOINT_KIND = "gradstep.Trainer"
 # Losses that compare predictions and targets element by element: their shapes must agree.
@@ -61,67 +61,6 @@ _ELEMENTWISE_LOSSES = (
     nn.BCEWithLogitsLoss,
 )
 _CLASS_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss, nn.MultiMarginLoss)
-
-
-@dataclass
-class TrainingHistory:
-    """Per-epoch record of a Trainer's fits.
-
-    ``train_loss[i]`` is the mean of the mini-batch losses of epoch ``epoch[i]``,
-    each computed before its update (the book's ``losses``); ``val_loss[i]`` the
-    validation loss after the epoch (NaN without validation data); ``lr[i]`` the
-    learning rate of the first parameter group at the start of the epoch;
-    ``seconds[i]`` its wall-clock time. With ``record_steps=True``,
-    :attr:`step_params` holds the parameters at the start and after every update.
-    """
-
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    param_shapes: dict[str, list[int]] = field(default_factory=dict)
-    steps: list[torch.Tensor] = field(default_factory=list, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.epoch)
-
-    @property
-    def step_params(self) -> dict[str, np.ndarray] | None:
-        """Parameter name -> array of shape ``(updates + 1, *parameter.shape)``."""
-        if not self.steps:
-            return None
-        flat = torch.stack(self.steps).detach().to("cpu", torch.float64).numpy()
-        out, start = {}, 0
-        for name, shape in self.param_shapes.items():
-            size = math.prod(shape)
-            out[name] = flat[:, start : start + size].reshape(-1, *shape)
-            start += size
-        return out
-
-    def rows(self) -> list[dict]:
-        """One dict per epoch with the keys of ``gradstep.callbacks.CSV_COLUMNS``."""
-        columns = zip(
-            self.epoch, self.train_loss, self.val_loss, self.lr, self.seconds, strict=True
-        )
-        return [
-            {"epoch": e, "train_loss": t, "val_loss": v, "lr": r, "seconds": s}
-            for e, t, v, r, s in columns
-        ]
-
-    def state_dict(self) -> dict:
-        state = {name: list(getattr(self, name)) for name in self._LISTS}
-        state["param_shapes"] = dict(self.param_shapes)
-        state["steps"] = torch.stack(self.steps).cpu() if self.steps else None
-        return state
-
-    def load_state_dict(self, state: dict) -> None:
-        for name in self._LISTS:
-            setattr(self, name, list(state[name]))
-        self.param_shapes = dict(state["param_shapes"])
-        self.steps = [] if state["steps"] is None else list(state["steps"].unbind(0))
-
-    _LISTS = ("epoch", "train_loss", "val_loss", "lr", "seconds")
 
 
 class Trainer:
@@ -254,7 +193,7 @@ class Trainer:
             }
             self.history.steps.append(self._flat_params())
         self.optimizer.zero_grad(set_to_none=True)
-        snapshot = _EpochStart(self.model)
+        snapshot = EpochStart(self.model)
         for callback in callbacks:
             callback.on_fit_start(self, epochs)
         try:
@@ -274,7 +213,7 @@ class Trainer:
             self.early_stopping.restore(self.model)
         return self.history
 
-    def _epoch(self, source, val_source, snapshot: _EpochStart) -> dict:
+    def _epoch(self, source, val_source, snapshot: EpochStart) -> dict:
         start = time.perf_counter()
         lr = float(self.optimizer.param_groups[0]["lr"])
         self._rng.seed(epoch_seed(self.seed, self.epoch))
@@ -333,7 +272,7 @@ class Trainer:
             raise GradstepError("the training data gave no batches; pass at least one row")
         return total / step
 
-    def _replay(self, snapshot: _EpochStart, source) -> None:
+    def _replay(self, snapshot: EpochStart, source) -> None:
         """Rerun the epoch from its snapshot, checking the parameters after every step."""
         snapshot.restore(self, source)
         try:
@@ -420,29 +359,64 @@ class Trainer:
     def _tensors(self, x, y, what: str) -> tuple[torch.Tensor, torch.Tensor]:
         if y is None:
             raise GradstepError(f"{what} data: pass both x and y (or a DataLoader as x)")
-        x_t = input_tensor(x, f"{what} x", self.dtype, self.device, long_ok=self._index_input)
-        long_y = isinstance(self.loss_fn, _CLASS_LOSSES)
-        y_t = input_tensor(y, f"{what} y", self.dtype, self.device, long_ok=long_y)
-        if x_t.dim() == 1 and x_t.is_floating_point():
-            x_t = x_t[:, None]
-        if x_t.dim() == 0 or y_t.dim() == 0 or len(x_t) != len(y_t):
+        x_t = self._input(x, f"{what} x")
+        y_t = input_tensor(y, f"{what} y", self.dtype, self.device, long_ok=True)
+        if y_t.dim() == 0 or len(x_t) != len(y_t):
             raise GradstepError(
                 f"{what} x has shape {tuple(x_t.shape)} and y {tuple(y_t.shape)}; "
                 "pass one row of y per row of x"
             )
         if len(x_t) == 0:
             raise GradstepError(f"{what} data has no rows; pass at least one")
-        if self._target_fix(x_t[:1], y_t[:1]) == "unsqueeze":
+        if not (y_t.is_floating_point() or self._class_targets(x_t[:2], y_t[:2])):
+            y_t = y_t.to(self.dtype)
+        if self._target_fix(x_t[:1], y_t[:1], what) == "unsqueeze":
             y_t = y_t.unsqueeze(-1)
         return x_t, y_t
 
-    def _target_fix(self, x_sample, y_sample) -> str | None:
-        """Check what the loss compares; ``"unsqueeze"``: targets (n,) meet outputs (n, 1)."""
+    def _input(self, x, what: str) -> torch.Tensor:
+        x_t = input_tensor(x, what, self.dtype, self.device, long_ok=self._index_input)
+        if x_t.dim() == 0:
+            raise GradstepError(f"{what} is a single number; pass rows, e.g. [[{x_t.item()}]]")
+        return x_t[:, None] if x_t.dim() == 1 and x_t.is_floating_point() else x_t
+
+    def _class_targets(self, x_sample, y_sample) -> bool:
+        """Whether integer targets are class labels (kept int64) rather than numbers.
+
+        Known losses decide by their class; for any other callable the loss is tried
+        on two rows with the targets as numbers, and labels are kept when it refuses.
+        """
+        if isinstance(self.loss_fn, _CLASS_LOSSES):
+            return True
+        if isinstance(self.loss_fn, (*_ELEMENTWISE_LOSSES, nn.GaussianNLLLoss)):
+            return False
+        out = self._probe(x_sample, "training x")
+        try:
+            with torch.no_grad():
+                self.loss_fn(out, y_sample.to(self.dtype))
+        except (RuntimeError, TypeError, ValueError, IndexError):
+            return True
+        return False
+
+    def _probe(self, x_sample, what: str):
+        """The model's output for a few rows in eval mode, or a one-line error."""
         was_training = self.model.training
         self.model.eval()
-        with torch.no_grad():
-            out = self.model(x_sample)
-        self.model.train(was_training)
+        try:
+            with torch.no_grad():
+                return self.model(x_sample)
+        except (RuntimeError, TypeError, ValueError, IndexError) as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise GradstepError(
+                f"the model cannot take {what} of shape {tuple(x_sample.shape)[1:]} per row "
+                f"({first}); pass the columns the model was built for"
+            ) from exc
+        finally:
+            self.model.train(was_training)
+
+    def _target_fix(self, x_sample, y_sample, what: str = "training") -> str | None:
+        """Check what the loss compares; ``"unsqueeze"``: targets (n,) meet outputs (n, 1)."""
+        out = self._probe(x_sample, f"{what} x")
         if not isinstance(out, torch.Tensor):
             return None
         if (
@@ -478,19 +452,23 @@ class Trainer:
         return total / count
 
     def predict(self, x, batch_size: int | None = None) -> np.ndarray:
-        """The model's output for ``x`` (array or tensor) as a NumPy array: eval mode, no grad."""
-        x_t = input_tensor(x, "x", self.dtype, self.device, long_ok=self._index_input)
-        if x_t.dim() == 1 and x_t.is_floating_point():
-            x_t = x_t[:, None]
+        """The model's output for ``x`` (array, tensor or list; 1-D: one feature) as a
+        NumPy array: eval mode, no grad, in batches of ``batch_size`` rows (None: all)."""
+        if batch_size is not None:
+            _check_whole("batch_size", batch_size, 1)
+        x_t = self._input(x, "x")
+        if len(x_t) == 0:
+            return np.empty((0,))
+        self._probe(x_t[:1], "x")
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.no_grad():
-                size = batch_size or max(len(x_t), 1)
+                size = batch_size or len(x_t)
                 parts = [self.model(x_t[i : i + size]) for i in range(0, len(x_t), size)]
         finally:
             self.model.train(was_training)
-        return torch.cat(parts).cpu().numpy() if parts else np.empty((0,))
+        return torch.cat(parts).cpu().numpy()
 
     def lr_range_test(self, x, y=None, **options):
         """Run :func:`gradstep.lr_finder.lr_range_test` on this trainer (its state is kept)."""
@@ -523,24 +501,30 @@ class Trainer:
         """Write :meth:`state_dict` to ``path`` (atomically, checksummed, no pickle)."""
         save_tree(path, self.state_dict(), kind=CHECKPOINT_KIND)
 
-    def load_checkpoint(self, path: str | os.PathLike) -> None:
+    def load_checkpoint(self, path: str | os.PathLike, *, restore_global_rng: bool = False) -> None:
         """Restore a checkpoint written by :meth:`save_checkpoint` into this trainer.
 
         The trainer must be built like the one that wrote it (same model, optimizer
-        and scheduler classes). Also restores the global torch, NumPy and Python
-        random states saved with it, and the state of the DataLoader's generator for
-        the next ``fit``.
+        and scheduler classes). Weights, optimizer, scheduler, early stopping,
+        history, epoch, seed and the DataLoader's generator (for the next ``fit``)
+        come back; that is all a resumed run needs to continue bit for bit, because
+        every epoch seeds PyTorch's generators from ``(seed, epoch)`` itself.
+
+        The global torch, CUDA, NumPy and Python random states saved with it are put
+        back only with ``restore_global_rng=True`` (for code of your own that draws
+        from them, e.g. a ``Dataset`` using ``np.random``): loading never changes
+        your random state unless you ask.
         """
         state = load_tree(path, kind=CHECKPOINT_KIND)
         try:
-            self._load_state(state)
+            self._load_state(state, restore_global_rng)
         except CheckpointError:
             raise
         except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CheckpointError(f"{path}: cannot restore this checkpoint: {first}") from None
 
-    def _load_state(self, state: dict) -> None:
+    def _load_state(self, state: dict, restore_global_rng: bool) -> None:
         if state["classes"] != self._classes():
             saved = ", ".join(f"{k}={v}" for k, v in state["classes"].items())
             raise CheckpointError(
@@ -561,7 +545,9 @@ class Trainer:
         self.history = TrainingHistory()
         self.history.load_state_dict(state["history"])
         self.epoch, self.seed = int(state["epoch"]), int(state["seed"])
-        self._pending_generator_states = set_rng_states(state["rng"], self._generators)
+        self._pending_generator_states = set_rng_states(
+            state["rng"], self._generators, restore_global=restore_global_rng
+        )
 
     def _classes(self) -> dict:
         return {
@@ -574,69 +560,10 @@ class Trainer:
 # ---------------------------------------------------------------------- helpers
 
 
-class _EpochStart:
-    """What an epoch changes, copied at its start so a diverged epoch can be replayed.
-
-    The parameters are copied into tensors allocated once per fit, with one
-    ``_foreach_copy_``: a few microseconds per epoch on a small model.
-    """
-
-    def __init__(self, model: nn.Module):
-        self.params = [p.detach() for p in model.parameters()]
-        self.copies = [p.clone() for p in self.params]
-        self.has_buffers = any(True for _ in model.buffers())
-
-    def take(self, trainer: Trainer, source) -> None:
-        if self.params:
-            torch._foreach_copy_(self.copies, self.params)
-        model, optimizer = trainer.model, trainer.optimizer
-        self.buffers = [b.detach().clone() for b in model.buffers()] if self.has_buffers else []
-        self.optimizer_state = {
-            p: {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()}
-            for p, s in optimizer.state.items()
-        }
-        self.groups = [
-            {k: v for k, v in g.items() if k != "params"} for g in optimizer.param_groups
-        ]
-        scheduler = trainer.scheduler
-        self.scheduler = None if scheduler is None else copy_tree(scheduler.state_dict())
-        self.loader_rng = [g.get_state() for g in source.generators]
-        self.seed = epoch_seed(trainer.seed, trainer.epoch)
-        self.n_steps = len(trainer.history.steps)
-
-    def restore(self, trainer: Trainer, source) -> None:
-        with torch.no_grad():
-            if self.params:
-                torch._foreach_copy_(self.params, self.copies)
-            for b, saved in zip(trainer.model.buffers(), self.buffers, strict=False):
-                b.copy_(saved)
-        optimizer = trainer.optimizer
-        optimizer.state.clear()
-        optimizer.state.update(copy_tree(self.optimizer_state))
-        for group, saved in zip(optimizer.param_groups, self.groups, strict=True):
-            group.update(saved)
-        if self.scheduler is not None:
-            trainer.scheduler.load_state_dict(copy_tree(self.scheduler))
-        for g, state in zip(source.generators, self.loader_rng, strict=True):
-            g.set_state(state)
-        trainer._rng.seed(self.seed)
-        del trainer.history.steps[self.n_steps :]
-
-
 class _NonFinite(Exception):
     def __init__(self, value: float, step: int, params_finite: bool):
         super().__init__(value, step)
         self.value, self.step, self.params_finite = value, step, params_finite
-
-
-def copy_tree(obj):
-    if isinstance(obj, torch.Tensor):
-        return obj.clone()
-    if isinstance(obj, dict):
-        return {k: copy_tree(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [copy_tree(v) for v in obj]
-    return obj
 
 
 def _plain_metadata(metadata) -> dict | None:
