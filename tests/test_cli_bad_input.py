@@ -126,10 +126,24 @@ CASES = [
      ["column 'y' is both the target and a feature"]),
     ("existing run folder", {}, ["train", "good.csv", "--target", "y", "--out", "runs/good"],
      ["run folder runs/good already exists", "--resume", "--force"]),
-    ("run folder cannot be written", {}, [*TRAIN[:-1], "good.csv/run"],
-     ["cannot write the run folder good.csv/run"]),
+    ("run folder inside a file", {}, [*TRAIN[:-1], "good.csv/run"],
+     ["--out good.csv/run: good.csv is a file, not a folder"]),
+    ("run folder is a file", {}, [*TRAIN[:-1], "good.csv"],
+     ["--out good.csv: good.csv is a file, not a folder"]),
     ("nothing to resume", {}, [*RESUME[:-2], "runs/none", "--resume"],
      ["nothing to resume: runs/none does not exist"]),
+    ("resume a folder that was never a run", {"notrun": None, "notrun/notes.txt": "mine"},
+     [*RESUME[:-2], "notrun", "--resume"],
+     ["nothing to resume: notrun has no checkpoints/last.ckpt"]),
+    ("resume a corrupted checkpoint", {"runs/good/checkpoints/last.ckpt": b"garbage"}, RESUME,
+     ["last.ckpt: not a gradstep checkpoint"]),
+    ("resume a truncated checkpoint", {"runs/good/checkpoints/last.ckpt": "TRUNCATE"}, RESUME,
+     ["runs/good/checkpoints/last.ckpt"]),
+    ("resume a damaged config.json", {"runs/good/config.json": '{"options": 5}'}, RESUME,
+     ["runs/good/config.json holds no options"]),
+    ("resume, config.json holds a bad value",
+     {"runs/good/config.json": '{"options": {"target": "y", "lr": "fast"}}'},
+     [*RESUME, "--lr", "0.1"], ["lr in the resumed run's config.json: 'fast' must be"]),
     ("resume with another learning rate", {}, [*RESUME, "--lr", "0.5"],
      ["--lr 0.5 (command line) contradicts the run being resumed"]),
     ("resume on other data", {"other.csv": with_cell(4, 3, "99")},
@@ -152,6 +166,8 @@ CASES = [
     ("predict: output cannot be written", {},
      ["predict", "runs/good", "good.csv", "--out", "good.csv/p.csv"],
      ["cannot write good.csv/p.csv"]),
+    ("predict: output is a folder", {"pred": None},
+     ["predict", "runs/good", "good.csv", "--out", "pred", "--force"], ["cannot write pred"]),
     ("predict: NaN in a feature", {"t.csv": with_cell(3, 0, "nan")},
      ["predict", "runs/good", "t.csv"], ["column 'x1' has NaN at row 3"]),
     ("evaluate: target missing", {"p.csv": "x1,x2\n1,2\n"}, ["evaluate", "runs/good", "p.csv"],
@@ -184,6 +200,8 @@ def add_files(folder: Path, files: dict) -> None:
         elif content == "DUP":
             table = pa.table([pa.array([1.0, 2.0]), pa.array([3.0, 4.0])], names=["a", "a"])
             path.write_bytes(parquet_bytes(table, folder))
+        elif content == "TRUNCATE":
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
         elif isinstance(content, bytes):
             path.write_bytes(content)
         else:
@@ -214,6 +232,20 @@ def test_each_bad_input_through_a_real_process(workdir):
     before = snapshot(workdir)
     proc = run_cli("train", "good.csv", "--target", "y", "--features", "x1,name", cwd=workdir)
     assert_one_line_error(proc, "feature column 'name' is not numeric", "row 1 (line 2)")
+    assert snapshot(workdir) == before
+
+
+@pytest.mark.parametrize(("stdin", "fragment"), [
+    ("", "standard input is empty"),
+    ("\n\n", "standard input is empty"),
+    ("x,y\n", "standard input has a header (x, y) but no data rows"),
+])  # fmt: skip
+def test_standard_input_without_data(workdir, stdin, fragment):
+    from conftest import assert_one_line_error, run_cli
+
+    before = snapshot(workdir)
+    proc = run_cli("train", "-", "--target", "y", cwd=workdir, stdin=stdin)
+    assert_one_line_error(proc, fragment)
     assert snapshot(workdir) == before
 
 

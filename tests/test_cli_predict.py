@@ -158,3 +158,33 @@ def test_predict_through_a_real_process_from_standard_input(trained):
     assert proc.returncode == 0, proc.stderr
     header, rows = read_csv_text(proc.stdout)
     assert header == ["prediction"] and len(rows) == len(trained["y"])
+
+
+def test_compare_runs_with_different_features(trained, tmp_path, capsys):
+    other = tmp_path / "two-features"
+    cli(capsys, "train", trained["csv"], "--target", TARGET, "--features", "bmi,s5",
+        "--out", other, "--no-report")  # fmt: skip
+    figure = tmp_path / "c.png"
+    got = json.loads(cli(capsys, "compare", trained["out"], other, "--out", figure, "--json"))
+    rows = {r["run"]: r for r in got["runs"]}
+    summary = json.loads((other / "summary.json").read_text())
+    assert rows["two-features"]["train_loss"] == summary["train_loss"]
+    assert rows["diabetes"]["train_loss"] == trained["summary"]["train_loss"]
+    assert rows["diabetes"]["train_loss"] < rows["two-features"]["train_loss"]  # nested models
+    assert figure.stat().st_size > 0
+
+
+def test_predict_keeps_id_cells_as_written(trained, tmp_path, capsys):
+    names = trained["names"]
+    x = trained["x"][:2]
+    lines = ["id," + ",".join(names)] + [
+        f"{rid}," + ",".join(repr(float(v)) for v in row)
+        for rid, row in zip(["007", "1.50"], x, strict=True)
+    ]
+    (tmp_path / "new.csv").write_text("\n".join(lines) + "\n")
+    header, rows = read_csv_text(cli(capsys, "predict", trained["out"], tmp_path / "new.csv",
+                                     "--id-column", "id"))  # fmt: skip
+    assert header == ["id", "prediction"] and [r[0] for r in rows] == ["007", "1.50"]
+    s = trained["summary"]
+    fitted = s["intercept"] + x @ np.array([s["coef"][n] for n in names])
+    np.testing.assert_allclose([float(r[1]) for r in rows], fitted, rtol=1e-12)

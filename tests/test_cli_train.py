@@ -202,13 +202,43 @@ def test_interrupted_write_keeps_the_previous_run(diabetes, tmp_path, capsys, mo
     monkeypatch.setattr(run_output, "write_files", write_then_interrupt)
     code = main(["train", str(csv_path), "--target", TARGET, "--out", str(out), "--force",
                  "--epochs", "30", "--no-report"])  # fmt: skip
-    assert code == 130 and "aborted" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 130 and err == "gradstep: interrupted; no run folder was written or changed\n"
     assert snapshot(tmp_path) == before
     monkeypatch.setattr(run_output, "write_files", real_write)
     replaced = train(capsys, csv_path, "--target", TARGET, "--out", out, "--force", "--epochs", 30,
                      "--no-report")  # fmt: skip
     assert replaced["epochs_run"] == 30
     assert sorted(p.name for p in out.parent.iterdir()) == ["d"]
+
+
+def test_ctrl_c_during_training_leaves_nothing(tmp_path):
+    """SIGINT to a real process in the middle of a long descent: one line, exit 130, the
+    existing run folder untouched and no temporary folder left behind."""
+    import signal
+    import subprocess
+    import time
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 3))
+    x[:, 1] = x[:, 0] + 1e-4 * x[:, 1]  # nearly collinear: the descent crawls
+    np.savetxt(tmp_path / "slow.csv", np.column_stack([x, x @ [1.0, 2.0, 3.0]]), delimiter=",",
+               header="a,b,c,y", comments="")  # fmt: skip
+    (tmp_path / "runs" / "slow").mkdir(parents=True)
+    (tmp_path / "runs" / "slow" / "keep.txt").write_text("the previous run")
+    before = snapshot(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gradstep", "train", "slow.csv", "--target", "y", "--tol", "0",
+         "--epochs", "1000000000", "--no-report", "--out", "runs/slow", "--force"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    time.sleep(6)  # past the imports and the checks, well inside the descent
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert err == "gradstep: interrupted; no run folder was written or changed\n"
+    assert out == "" and snapshot(tmp_path) == before
 
 
 def test_config_file_and_the_command_line_wins(diabetes, tmp_path, capsys):
@@ -284,6 +314,20 @@ def test_the_summary_says_when_it_did_not_converge(diabetes, tmp_path, capsys):
     assert code == 0 and "did NOT converge within the cap of 100 epochs" in text
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["converged"] is False and summary["epochs_run"] == 100
+
+
+def test_closed_form_copes_with_columns_of_very_different_sizes(tmp_path, capsys):
+    """A feature in the 1e100s: lstsq on [1, x] drops the intercept's column as negligible;
+    the comparison must still find the exact answer y = 1 + 2e-100 * big."""
+    x = np.random.default_rng(1).normal(size=40)
+    np.savetxt(tmp_path / "m.csv", np.column_stack([x * 1e100, 1 + 2 * x]), delimiter=",",
+               header="big,y", comments="")  # fmt: skip
+    got = train(capsys, tmp_path / "m.csv", "--target", "y", "--out", tmp_path / "r", "--scale",
+                "--no-report")  # fmt: skip
+    assert got["closed_form"]["intercept"] == pytest.approx(1.0, rel=1e-12)
+    assert got["closed_form"]["coef"]["big"] == pytest.approx(2e-100, rel=1e-12)
+    assert got["intercept"] == pytest.approx(1.0, rel=1e-9)
+    assert got["max_abs_diff_closed_form"] < 1e-9
 
 
 def test_help_and_guide_describe_every_option(capsys):

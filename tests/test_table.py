@@ -163,3 +163,79 @@ def test_missing_values_are_located_or_dropped(tmp_path):
     assert "2 row(s)" in message and "--drop-missing" in message
     kept = select(table, ["x"], "y", drop_missing=True)
     assert kept.dropped == 2 and kept.rows.tolist() == [0, 2, 4]
+
+
+CLEAN_CSVS = {
+    "plain": "a,b,y\n1,2.5,3\n-4,5e-3,6.25\n7,8,-9\n",
+    "byte order mark, CRLF": "\ufeffa,b,y\r\n1,2.5,3\r\n-4,5e-3,6.25\r\n7,8,-9\r\n",
+    "blank lines, quotes": '\na,"b",y\n"1",2.5,3\n\n-4,5e-3,6.25\n7,8,-9\n\n\n',
+    "unicode names, big integers": "größe,日本,y\n12345678901234567891,0.1,3\n-4,0.2,6\n7,0.3,-9\n",
+    "padded names": " a , b ,y\n1,2,3\n4,5,6\n",
+}
+
+
+@pytest.mark.parametrize("text", CLEAN_CSVS.values(), ids=CLEAN_CSVS.keys())
+def test_clean_csv_takes_the_fast_path_and_reads_what_python_reads(tmp_path, text):
+    """pyarrow reads the clean case; every value is the one Python's float() gives the cell,
+    bit for bit, and the names are those of the csv module (stripped)."""
+    import csv
+    import io
+
+    path = write(tmp_path / "t.csv", text)
+    fast, precise = read_table(path), read_table(path, precise=True)
+    assert fast.lines is None and precise.lines is not None  # which reader read it
+    rows = [r for r in csv.reader(io.StringIO(text.lstrip("\ufeff"))) if r]
+    names = [name.strip() for name in rows[0]]
+    assert fast.names == precise.names == names and fast.n_rows == len(rows) - 1
+    for j, name in enumerate(names):
+        expected = np.array([float(r[j]) for r in rows[1:]])
+        assert fast.columns[name].values.tobytes() == expected.tobytes()
+        assert precise.columns[name].values.tobytes() == expected.tobytes()
+        assert not fast.columns[name].missing.any()
+
+
+UNCLEAN_CSVS = {
+    "a gap": ("a,y\n1,2\n,3\n", r"column 'a' has an empty/NA cell at row 2 \(line 3\)"),
+    "NaN": ("a,y\n1,2\nnan,3\n", r"column 'a' has NaN at row 2 \(line 3\)"),
+    "inf": ("a,y\n1,2\n3,inf\n", r"column 'y' has inf at row 2 \(line 3\)"),
+    "text": ("a,y\n1,2\n3,x\n", r"target column 'y' is not numeric: row 2 \(line 3\)"),
+    "text after many numbers": ("a,y\n" + "1,2\n" * 50000 + "3,x\n", r"line 50002\)"),
+    "true/false": ("a,y\ntrue,2\nfalse,3\n", "feature column 'a' is not numeric: row 1"),
+    "a quoted comma": ('a,y\n"1,5",2\n3,4\n', "feature column 'a' is not numeric"),
+    "duplicate names": ("a,a,y\n1,2,3\n", "column name 'a' appears twice"),
+    "unnamed column": ("a,,y\n1,2,3\n", "column 2 of .* has no name"),
+    "ragged row": ("a,y\n1,2\n3,4,5\n", r"row 2 \(line 3\) of .* has 3 field\(s\)"),
+    "semicolons": ("a;y\n1;2\n3;4\n", "is the file separated by something other than commas"),
+}
+
+
+@pytest.mark.parametrize(("text", "message"), UNCLEAN_CSVS.values(), ids=UNCLEAN_CSVS.keys())
+def test_anything_but_clean_csv_is_read_and_worded_by_the_precise_reader(tmp_path, text, message):
+    path = write(tmp_path / "t.csv", text)
+    with pytest.raises(GradstepError, match=message):
+        select(read_table(path), ["a"], "y")
+
+
+def test_csv_with_id_cells_kept_as_written(tmp_path):
+    path = write(tmp_path / "t.csv", "id,x\n007,1\n1.50,2\n")
+    assert cell_texts(read_table(path, precise=True), "id", np.array([0, 1])) == ["007", "1.50"]
+
+
+def test_parquet_dictionaries_and_huge_integers(tmp_path):
+    path = tmp_path / "t.parquet"
+    n = 4
+    table = pa.table(
+        {
+            "u64": pa.array([2**64 - 1, 3, 2**53 + 1, 0], pa.uint64()),
+            "dict_num": pa.array(["1.5", "2", "1.5", "NA"]).dictionary_encode(),
+            "dict_txt": pa.array(["a", "b", "a", "c"]).dictionary_encode(),
+            "dict_int": pa.array([1, 2, 1, 5], pa.int32()).dictionary_encode(),
+        }
+    )
+    pq.write_table(table, path)
+    cols = read_table(str(path)).columns
+    assert cols["u64"].values.tolist() == [float(2**64 - 1), 3.0, float(2**53 + 1), 0.0]
+    assert cols["dict_num"].values[:3].tolist() == [1.5, 2.0, 1.5] and cols["dict_num"].missing[3]
+    assert cols["dict_txt"].first_text == (0, "a") and cols["dict_txt"].kind is None
+    assert cols["dict_int"].values.tolist() == [1.0, 2.0, 1.0, 5.0]
+    assert all(c.values.size == n for c in cols.values())

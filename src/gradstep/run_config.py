@@ -313,7 +313,8 @@ def resolve(
 
 
 def _check_unchanged(name: str, value, source: str, resumed: dict[str, Any]) -> None:
-    stored = OPTIONS[name].parse(resumed.get(name, OPTIONS[name].default))
+    raw = resumed.get(name, OPTIONS[name].default)
+    stored = parse_option(name, raw, f"{name} in the resumed run's config.json:")
     if source != "default" and value != stored:
         raise GradstepError(
             f"{flag_name(name)} {value!r} ({source}) contradicts the run being resumed, "

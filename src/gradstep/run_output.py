@@ -141,8 +141,11 @@ def history_from_checkpoint(tensors: dict, meta: dict, source: str) -> History:
 
 def check_out_dir(out: Path, resume: bool, force: bool) -> None:
     """Refuse to overwrite a run folder unless asked; refuse to resume what is not there."""
-    if out.exists() and not out.is_dir():
-        raise GradstepError(f"--out {out} is a file, not a folder; choose another --out")
+    for path in (out, *out.parents):
+        if path.exists() and not path.is_dir():
+            raise GradstepError(
+                f"--out {out}: {path} is a file, not a folder; choose another --out"
+            )
     occupied = out.is_dir() and any(out.iterdir())
     if resume:
         if not (out / CHECKPOINTS / LAST).is_file():
@@ -194,8 +197,13 @@ def read_resume(out: Path) -> tuple[dict, History, dict]:
     tensors, meta = load_state(path)
     if not isinstance(meta, dict) or meta.get("kind") != CHECKPOINT_KIND:
         raise GradstepError(f"{path} is not a checkpoint of 'gradstep train'; cannot resume")
+    options = config.get("options")
+    if not isinstance(options, dict):
+        raise GradstepError(
+            f"{out / 'config.json'} holds no options (damaged?); cannot resume: train a new run"
+        )
     history = history_from_checkpoint({k: v.numpy() for k, v in tensors.items()}, meta, str(path))
-    return dict(config.get("options") or {}), history, meta
+    return options, history, meta
 
 
 @dataclass(frozen=True)

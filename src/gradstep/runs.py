@@ -353,10 +353,25 @@ def model_params(problem: Problem, state: Progress) -> tuple[float, np.ndarray]:
     return problem.to_original(*state.params(state.model_epoch))
 
 
+def closed_form(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Least squares on ``x``, solved on centred columns of unit spread, in ``x``'s units.
+
+    The same answer as ``lstsq`` on ``[1, x]``, but columns of very different sizes
+    (a feature in the 1e100s beside the ones of the intercept) do not make ``lstsq``
+    drop one of them as numerically negligible.
+    """
+    mean = x.mean(axis=0)
+    spread = x.std(axis=0)
+    spread[spread == 0] = 1.0
+    b, w = least_squares((x - mean) / spread, y)
+    w = w / spread
+    return float(b - mean @ w), w
+
+
 def summarise(problem: Problem, state: Progress, settings: Settings) -> dict:
     """Parameters, the closed-form comparison, metrics and how the descent ended."""
     intercept, coef = model_params(problem, state)
-    cf_intercept, cf_coef = least_squares(problem.x_train, problem.y_train)
+    cf_intercept, cf_coef = closed_form(problem.x_train, problem.y_train)
     ours, theirs = np.r_[intercept, coef], np.r_[cf_intercept, cf_coef]
     diff = np.abs(ours - theirs)
     floor = 1e-12 * max(1.0, float(np.max(np.abs(theirs))))

@@ -5,10 +5,13 @@ and reported as one :class:`~gradstep.errors.GradstepError` line that says what 
 wrong, where (file, column, row and, for CSV, the line of the file) and how to fix
 it. Rows are numbered from 1, not counting the header.
 
-CSV is read with Python's :mod:`csv` module rather than ``pyarrow.csv``: it keeps
-every cell as the text in the file, so a message can quote the first bad cell and
-its line, duplicate header names stay visible, and ``NA`` or an empty cell means
-"missing" the same way in every column. Parquet is read with pyarrow.
+CSV is read twice over at most. First ``pyarrow.csv`` tries the common clean case
+(every column integer or float, every value finite) at its speed. Anything else
+is read with Python's :mod:`csv` module, which keeps every cell as the text in
+the file, so a message can quote the first bad cell and its line, duplicate
+header names stay visible, and ``NA`` or an empty cell means "missing" the same
+way in every column; it also reads id columns as written (``precise``). Parquet
+is read with pyarrow.
 """
 
 from __future__ import annotations
@@ -117,9 +120,13 @@ def table_format(path: str, fmt: str | None = None) -> str:
     )
 
 
-def read_table(path: str, fmt: str | None = None, stdin: BinaryIO | None = None) -> Table:
+def read_table(
+    path: str, fmt: str | None = None, stdin: BinaryIO | None = None, precise: bool = False
+) -> Table:
     """Read ``path`` (``"-"``: CSV from ``stdin``) into a :class:`Table`.
 
+    ``precise`` reads CSV with the :mod:`csv` module even when it is clean, so
+    every column keeps its cells as written (an id column ``007`` stays ``007``).
     Raises :class:`GradstepError` for a missing or unreadable file, an unknown
     format, an empty file, duplicate column names, a header without rows, or rows
     of the wrong length.
@@ -131,8 +138,8 @@ def read_table(path: str, fmt: str | None = None, stdin: BinaryIO | None = None)
         return _read_parquet(path)
     if path == STDIN:
         raw = (stdin if stdin is not None else _stdin_bytes()).read()
-        return _read_csv(raw, "standard input")
-    return _read_csv(_read_bytes(path), path)
+        return _read_csv(raw, "standard input", precise)
+    return _read_csv(_read_bytes(path), path, precise)
 
 
 def _stdin_bytes() -> BinaryIO:
@@ -155,7 +162,7 @@ def _read_bytes(path: str) -> bytes:
         raise GradstepError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _read_csv(raw: bytes, source: str) -> Table:
+def _read_csv(raw: bytes, source: str, precise: bool = False) -> Table:
     if not raw.strip():
         raise GradstepError(f"{source} is empty; it needs a header line and data rows")
     try:
@@ -165,6 +172,9 @@ def _read_csv(raw: bytes, source: str) -> Table:
             f"cannot read {source}: byte {exc.start} is not UTF-8 text; "
             "save the file as UTF-8 CSV (or pass a Parquet file)"
         ) from None
+    clean = None if precise else _read_clean_csv(raw, text, source)
+    if clean is not None:
+        return clean
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header, rows, lines = _csv_rows(reader, source)
@@ -175,11 +185,38 @@ def _read_csv(raw: bytes, source: str) -> Table:
     names = _header_names(header, source)
     if not rows:
         raise GradstepError(
-            f"{source} has a header ({_listing(names)}) but no data rows; add rows below it"
+            f"{source} has a header ({listing(names)}) but no data rows; add rows below it"
         )
     cells = list(zip(*rows, strict=True))
     columns = {name: _parse_cells(column) for name, column in zip(names, cells, strict=True)}
     return Table(source, "csv", columns, len(rows), np.asarray(lines))
+
+
+def _read_clean_csv(raw: bytes, text: str, source: str) -> Table | None:
+    """The table, read by ``pyarrow.csv``, if every column is integer or float and every
+    value finite; else None (the :mod:`csv` reader then reads it and words any error)."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    try:
+        data = pa_csv.read_csv(io.BytesIO(raw))
+        rows = csv.reader(io.StringIO(text, newline=""))
+        header = next(row for row in rows if any(cell.strip() for cell in row))
+    except (pa.ArrowException, csv.Error, StopIteration):
+        return None
+    names = [name.strip() for name in header]
+    if data.num_rows == 0 or names != [name.strip() for name in data.column_names]:
+        return None
+    names = _header_names(header, source)
+    columns = {}
+    for name, column in zip(names, data.columns, strict=True):
+        if column.type not in (pa.int64(), pa.float64()) or column.null_count:
+            return None
+        values = column.to_numpy().astype(np.float64, copy=False)
+        if not np.isfinite(values).all():
+            return None
+        columns[name] = Column(values, np.zeros(values.size, dtype=bool))
+    return Table(source, "csv", columns, data.num_rows)
 
 
 def _csv_rows(reader, source: str) -> tuple[list[str], list[list[str]], list[int]]:
@@ -269,7 +306,7 @@ def _read_parquet(path: str) -> Table:
             f"cannot read {path} as Parquet: {reason} (for CSV, pass --format csv)"
         ) from None
     if table.num_rows == 0:
-        raise GradstepError(f"{path} has columns ({_listing(names)}) but no rows")
+        raise GradstepError(f"{path} has columns ({listing(names)}) but no rows")
     columns = {
         name: _arrow_column(table.column(i), pa) for i, name in enumerate(table.column_names)
     }
@@ -285,8 +322,11 @@ def _arrow_column(chunked, pa) -> Column:
         or pa.types.is_boolean(kind)
         or pa.types.is_decimal(kind)
     )
+    if pa.types.is_dictionary(kind):
+        return _arrow_column(chunked.cast(kind.value_type), pa)
     if numeric:
-        values = chunked.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        # safe=False: integers beyond 2**53 are rounded to the nearest float, not refused.
+        values = chunked.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
         values = np.where(missing, np.nan, values).astype(np.float64)
         return Column(values, missing)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
@@ -349,7 +389,7 @@ def default_features(table: Table, target: str | None) -> tuple[list[str], dict[
     if not features:
         raise GradstepError(
             f"{table.source} has no numeric column to use as a feature besides the target "
-            f"{target!r} (columns: {_listing(table.names)}); add one, or one-hot encode text"
+            f"{target!r} (columns: {listing(table.names)}); add one, or one-hot encode text"
         )
     return features, skipped
 
@@ -380,7 +420,7 @@ def require_columns(table: Table, names: list[str], needed_by: str) -> None:
     close = closest_name(missing[0], [n for n in table.names if n not in names])
     if close:
         message += f" (did you mean {close!r} for {missing[0]!r}?)"
-    raise GradstepError(f"{message}; columns there: {_listing(table.names)}")
+    raise GradstepError(f"{message}; columns there: {listing(table.names)}")
 
 
 def require_column(table: Table, name: str, role: str) -> None:
@@ -391,7 +431,7 @@ def require_column(table: Table, name: str, role: str) -> None:
     close = closest_name(name, table.names)
     if close:
         message += f" (did you mean {close!r}?)"
-    message += f"; columns there: {_listing(table.names)}"
+    message += f"; columns there: {listing(table.names)}"
     if len(table.names) == 1 and any(sep in table.names[0] for sep in ";\t|"):
         message += " (one column: is the file separated by something other than commas?)"
     raise GradstepError(message)
@@ -458,6 +498,6 @@ def cell_texts(table: Table, name: str, rows: np.ndarray) -> list[str]:
     return texts
 
 
-def _listing(names: list[str], limit: int = 20) -> str:
+def listing(names: list[str], limit: int = 20) -> str:
     shown = ", ".join(names[:limit])
     return shown if len(names) <= limit else f"{shown}, ... ({len(names)} in all)"

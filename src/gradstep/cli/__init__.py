@@ -28,6 +28,10 @@ COMMANDS = {
 }
 
 
+class Interrupted(Exception):
+    """Ctrl-C: the CLI prints one line (this message) and exits with 130."""
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -37,6 +41,13 @@ class LazyGroup(click.Group):
             return None
         module_name, attr = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module_name), attr)
+
+    def invoke(self, ctx: click.Context):
+        # Caught here, before click turns it into Abort after printing a blank line.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,7 +63,10 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become one line on standard error and exit code 2."""
     try:
-        cli.main(args=argv, prog_name="gradstep", standalone_mode=False)
+        code = cli.main(args=argv, prog_name="gradstep", standalone_mode=False)
+    except Interrupted as exc:
+        click.echo(f"gradstep: {exc}", err=True)
+        return 130
     except GradstepError as exc:
         click.echo(f"gradstep: error: {exc}", err=True)
         return 2
@@ -71,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"gradstep: error: {exc.format_message()}", err=True)
         return exc.exit_code
-    return 0
+    # A command's ctx.exit(code) comes back as the return value without standalone mode.
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ def predict(
         raise GradstepError(
             f"{out_file} already exists; pass --force to replace it, or choose another --out"
         )
-    model, table, selection = model_inputs(run_dir, data, fmt, drop_missing, with_target=False)
+    model, table, selection = model_inputs(run_dir, data, fmt, drop_missing, with_target=False,
+                                           precise=id_column is not None)  # fmt: skip
     ids = None
     if id_column is not None:
         from gradstep.table import cell_texts, require_column
@@ -67,13 +68,16 @@ def predict(
         raise GradstepError(f"cannot write {out_file}: {exc.strerror or exc}") from None
 
 
-def model_inputs(run_dir, data, fmt, drop_missing: bool, with_target: bool):
-    """``(model, table, selection)``: the run's model and DATA's columns for it."""
+def model_inputs(run_dir, data, fmt, drop_missing: bool, with_target: bool, precise=False):
+    """``(model, table, selection)``: the run's model and DATA's columns for it.
+
+    ``precise``: keep every CSV cell as written (an id column ``007`` stays ``007``).
+    """
     from gradstep.run_output import read_model
     from gradstep.table import read_table, require_columns, select
 
     model = read_model(run_dir)
-    table = read_table(data, fmt)
+    table = read_table(data, fmt, precise=precise)
     needed = [*model.features, *([model.target] if with_target else [])]
     require_columns(table, needed, f"the model in {run_dir}")
     selection = select(table, model.features, model.target if with_target else None,

@@ -181,7 +181,12 @@ def train(ctx: click.Context, config_path: str | None, **params) -> None:
         for name, value in params.items()
         if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
     }
-    summary = run_training(given, config_path)
+    try:
+        summary = run_training(given, config_path)
+    except KeyboardInterrupt:
+        from gradstep.cli import Interrupted
+
+        raise Interrupted("interrupted; no run folder was written or changed") from None
     if summary["json"]:
         import json
 

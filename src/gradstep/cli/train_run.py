@@ -34,7 +34,7 @@ from gradstep.runs import (
     summarise,
     train,
 )
-from gradstep.table import Table, read_table, select
+from gradstep.table import Table, listing, read_table, select
 
 
 def run_training(given: dict, config_path: str | None, stdin=None) -> dict:
@@ -91,8 +91,7 @@ def require_target(options: TrainOptions, table: Table) -> str:
     if options.target is None:
         raise GradstepError(
             f"missing --target: name the column to predict; columns in {table.source}: "
-            + ", ".join(table.names[:20])
-            + (f", ... ({len(table.names)} in all)" if len(table.names) > 20 else "")
+            f"{listing(table.names)}"
         )
     return options.target
 
