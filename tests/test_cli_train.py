@@ -187,7 +187,7 @@ def snapshot(folder: Path) -> dict:
 
 
 def test_interrupted_write_keeps_the_previous_run(diabetes, tmp_path, capsys, monkeypatch):
-    import gradstep.run_output as run_output
+    import gradstep.runs.output as run_output
 
     csv_path, *_ = diabetes
     out = tmp_path / "runs" / "d"
@@ -332,7 +332,7 @@ def test_closed_form_copes_with_columns_of_very_different_sizes(tmp_path, capsys
 
 def test_help_and_guide_describe_every_option(capsys):
     from gradstep.cli.train import train as command
-    from gradstep.run_config import OPTIONS
+    from gradstep.runs.config import OPTIONS
 
     assert set(OPTIONS) == {p.name for p in command.params} - {"config_path"}
     assert main(["train", "--help"]) == 0
@@ -361,7 +361,7 @@ def test_cli_reference_is_up_to_date():
 
 
 def test_split_and_early_stop_rules():
-    from gradstep.runs import early_stop, split_rows
+    from gradstep.runs.train import early_stop, split_rows
 
     train_idx, val_idx = split_rows(10, 0.3, seed=1)
     assert sorted([*train_idx, *val_idx]) == list(range(10)) and val_idx.size == 3
@@ -372,7 +372,7 @@ def test_split_and_early_stop_rules():
 
 
 def test_auto_lr_bounds_every_batch():
-    from gradstep.runs import Problem, auto_lr
+    from gradstep.runs.train import Problem, auto_lr
 
     rng = np.random.default_rng(3)
     z = rng.normal(size=(50, 3)) * [1.0, 5.0, 0.2]

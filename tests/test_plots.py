@@ -23,7 +23,7 @@ from gradstep.plots.run_figures import draw_run_figures, skipped_run_figures, wr
 from gradstep.plots.steps import cross_sections, slopes
 from gradstep.plots.surface import auto_half_width, loss_contours, loss_surface
 from gradstep.quadratic import QuadraticLoss
-from gradstep.run_folder import read_run
+from gradstep.runs.folder import read_run
 from gradstep.walkthrough import run_walkthrough
 
 from conftest import assert_one_line_error, run_cli
@@ -351,7 +351,7 @@ def test_run_far_from_its_start_fits_the_start_and_path(tmp_path):
     """An intercept in the target's units (~150) and coefficients O(10), from zero."""
     from gradstep.cli import main
     from gradstep.plots.run_figures import draw_run_figures, run_path
-    from gradstep.report_figures import path_figure
+    from gradstep.report.figures import path_figure
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 2)) * [3.0, 0.5]

@@ -9,9 +9,9 @@ import pytest
 from run_folder_fixture import make_run_folder
 
 from gradstep.report import build_report, demo_report_input, run_report_input, write_demo_report
-from gradstep.report_figures import log_decades, loss_figure
-from gradstep.report_html import script_json
-from gradstep.run_folder import read_run
+from gradstep.report.figures import log_decades, loss_figure
+from gradstep.report.html import script_json
+from gradstep.runs.folder import read_run
 from gradstep.walkthrough import run_walkthrough
 
 from conftest import assert_one_line_error, run_cli

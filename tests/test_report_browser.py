@@ -160,7 +160,7 @@ def test_hostile_names_run_no_script_and_show_as_text(browser, tmp_path):
     from run_folder_fixture import make_run_folder
 
     from gradstep.report import write_run_report
-    from gradstep.run_folder import read_run
+    from gradstep.runs.folder import read_run
 
     folder, _ = make_run_folder(tmp_path / "evil", true_w=(2.0, -1.0, 0.5), names=HOSTILE,
                                 target="<i>y</i>", epochs=20)  # fmt: skip

@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "GDRegressor": "gradstep.estimator",
     "Trainer": "gradstep.trainer",
-    "EarlyStopping": "gradstep.callbacks",
+    "EarlyStopping": "gradstep.trainer.callbacks",
 }
 
 

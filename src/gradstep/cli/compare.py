@@ -39,7 +39,7 @@ def compare(run_dirs: tuple[str, ...], out_file: str, force: bool, as_json: bool
     from gradstep.errors import GradstepError
     from gradstep.plots import save_figure
     from gradstep.plots.compare import compare_losses
-    from gradstep.run_folder import read_run
+    from gradstep.runs.folder import read_run
 
     out = Path(out_file)
     if out.exists() and not force:

@@ -37,7 +37,7 @@ def feature_index(run, feature: str | None) -> int:
 def plot(run_dir: str, out_dir: str | None, feature: str | None, dpi: int) -> None:
     """Draw the figures that apply to the run folder RUN_DIR (written by 'gradstep train')."""
     from gradstep.plots.run_figures import skipped_run_figures, write_run_figures
-    from gradstep.run_folder import read_run
+    from gradstep.runs.folder import read_run
 
     run = read_run(run_dir)
     written = write_run_figures(run, out_dir, dpi=dpi, j=feature_index(run, feature))

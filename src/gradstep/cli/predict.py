@@ -73,7 +73,7 @@ def model_inputs(run_dir, data, fmt, drop_missing: bool, with_target: bool, prec
 
     ``precise``: keep every CSV cell as written (an id column ``007`` stays ``007``).
     """
-    from gradstep.run_output import read_model
+    from gradstep.runs.output import read_model
     from gradstep.table import read_table, require_columns, select
 
     model = read_model(run_dir)

@@ -18,7 +18,7 @@ def report(run_dir: str, out_file: str | None, feature: str | None) -> None:
     """Write one HTML file (works offline) showing the run folder RUN_DIR."""
     from gradstep.cli.plot import feature_index
     from gradstep.report import write_run_report
-    from gradstep.run_folder import read_run
+    from gradstep.runs.folder import read_run
 
     run = read_run(run_dir)
     path = write_run_report(run, out_file, j=feature_index(run, feature))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from click.core import ParameterSource
 
-from gradstep.run_config import (
+from gradstep.runs.config import (
     DEFAULT_EPOCHS,
     DEFAULT_SEED,
     DEFAULT_TOL,

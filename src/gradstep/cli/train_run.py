@@ -13,8 +13,8 @@ from pathlib import Path
 
 import gradstep
 from gradstep.errors import GradstepError
-from gradstep.run_config import TrainOptions, check_consistent, default_out, flag_name, resolve
-from gradstep.run_output import (
+from gradstep.runs.config import TrainOptions, check_consistent, default_out, flag_name, resolve
+from gradstep.runs.output import (
     RunFiles,
     SavedModel,
     check_out_dir,
@@ -23,7 +23,7 @@ from gradstep.run_output import (
     scaler_payload,
     write_run,
 )
-from gradstep.runs import (
+from gradstep.runs.train import (
     Problem,
     Progress,
     Settings,
@@ -198,7 +198,7 @@ def draw_figures_and_report(folder: Path, out: Path) -> None:
 
     from gradstep.plots.run_figures import write_run_figures
     from gradstep.report import write_run_report
-    from gradstep.run_folder import read_run
+    from gradstep.runs.folder import read_run
 
     run = read_run(folder)
     write_run_figures(run)

@@ -17,7 +17,7 @@ from gradstep.plots.paths import descent_paths, paths_half_width
 from gradstep.plots.rates import learning_rates
 from gradstep.plots.steps import cross_sections, slopes
 from gradstep.plots.surface import loss_surface
-from gradstep.run_folder import RunFolder
+from gradstep.runs.folder import RunFolder
 
 DATA_FIGURES = ("figure1", "fitted_line", "one_update", "feature_scaling")
 

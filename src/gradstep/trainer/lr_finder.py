@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradstep.errors import GradstepError
-from gradstep.seeding import SeededRNG, epoch_seed
-from gradstep.trainer_state import copy_tree
+from gradstep.trainer.seeding import SeededRNG, epoch_seed
+from gradstep.trainer.state import copy_tree
 
 
 @dataclass

@@ -22,7 +22,7 @@ import numpy as np
 
 from gradstep.files import atomic_write_text
 from gradstep.quadratic import QuadraticLoss
-from gradstep.report_html import esc, image_data_uri, page, table
+from gradstep.report.html import esc, image_data_uri, page, table
 
 MAX_SLIDER_POINTS = 2001  # positions of the slider (long runs are thinned)
 MAX_CURVE_POINTS = 5001  # points per loss curve
@@ -141,7 +141,7 @@ def _walkthrough_rows(walk) -> list[tuple[str, str, str]]:
 
 
 def run_report_input(run, j: int = 0, name: str | None = None) -> ReportInput:
-    """The report of a run folder (``gradstep.run_folder.read_run``).
+    """The report of a run folder (``gradstep.runs.folder.read_run``).
 
     ``name`` is the run's name for the title, by default its folder's name (pass it
     when the folder is still a temporary one that will be renamed).
@@ -253,7 +253,7 @@ def _line_range(inp: ReportInput) -> list[float] | None:
 
 def build_report(inp: ReportInput) -> str:
     """The report's HTML text."""
-    from gradstep import report_figures as rf
+    from gradstep.report import figures as rf
 
     q, j = inp.quadratic, inp.j
     d = np.asarray(inp.w).shape[1]

@@ -35,8 +35,11 @@ import torch
 from torch import nn
 
 from gradstep import numpy_gd
-from gradstep.batching import ArrayBatches, LoaderBatches, input_tensor, is_loader
-from gradstep.callbacks import (
+from gradstep.checkpoint import CheckpointError, load_tree, save_tree
+from gradstep.errors import DivergenceError, GradstepError
+from gradstep.torch_gd import check_shapes, resolve_device
+from gradstep.trainer.batching import ArrayBatches, LoaderBatches, input_tensor, is_loader
+from gradstep.trainer.callbacks import (
     CheckpointSaver,
     CSVLogger,
     EarlyStopping,
@@ -44,11 +47,8 @@ from gradstep.callbacks import (
     TensorBoardLogger,
     monitored_loss,
 )
-from gradstep.checkpoint import CheckpointError, load_tree, save_tree
-from gradstep.errors import DivergenceError, GradstepError
-from gradstep.seeding import SeededRNG, epoch_seed, rng_states, set_rng_states
-from gradstep.torch_gd import check_shapes, resolve_device
-from gradstep.trainer_state import EpochStart, TrainingHistory
+from gradstep.trainer.seeding import SeededRNG, epoch_seed, rng_states, set_rng_states
+from gradstep.trainer.state import EpochStart, TrainingHistory
 
 CHECKPOINT_KIND = "gradstep.Trainer"
 # Losses that compare predictions and targets element by element: their shapes must agree.
@@ -80,14 +80,14 @@ class Trainer:
         training (see the module docstring); None draws one, kept in ``self.seed``.
     clip_value, clip_norm : clip every gradient to ``[-clip_value, clip_value]`` and/or
         rescale all of them to a total 2-norm of at most ``clip_norm``.
-    early_stopping : an :class:`gradstep.callbacks.EarlyStopping`, or None.
+    early_stopping : an :class:`gradstep.trainer.callbacks.EarlyStopping`, or None.
     record_steps : keep the parameters after every update (``history.step_params``).
     progress : a progress bar on standard error: ``"auto"`` (only on a terminal),
         True or False.
     csv_log : a CSV file for per-epoch metrics; ``tensorboard_dir``: a TensorBoard
         log folder (needs the ``tensorboard`` package).
     checkpoint_dir, checkpoint_every, keep_last, keep_best : periodic checkpoints,
-        see :class:`gradstep.callbacks.CheckpointSaver`.
+        see :class:`gradstep.trainer.callbacks.CheckpointSaver`.
     """
 
     def __init__(
@@ -121,7 +121,7 @@ class Trainer:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise GradstepError(f"seed={seed!r} must be a whole number >= 0 or None, e.g. 42")
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-            raise GradstepError("early_stopping must be a gradstep.callbacks.EarlyStopping")
+            raise GradstepError("early_stopping must be a gradstep.trainer.callbacks.EarlyStopping")
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
         self.seed = int(seed)
@@ -471,8 +471,8 @@ class Trainer:
         return torch.cat(parts).cpu().numpy()
 
     def lr_range_test(self, x, y=None, **options):
-        """Run :func:`gradstep.lr_finder.lr_range_test` on this trainer (its state is kept)."""
-        from gradstep.lr_finder import lr_range_test
+        """Run :func:`~gradstep.trainer.lr_finder.lr_range_test` here (the state is kept)."""
+        from gradstep.trainer.lr_finder import lr_range_test
 
         return lr_range_test(self, x, y, **options)
 

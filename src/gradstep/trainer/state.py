@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradstep.seeding import epoch_seed
+from gradstep.trainer.seeding import epoch_seed
 
 
 @dataclass
@@ -50,7 +50,7 @@ class TrainingHistory:
         return out
 
     def rows(self) -> list[dict]:
-        """One dict per epoch with the keys of ``gradstep.callbacks.CSV_COLUMNS``."""
+        """One dict per epoch with the keys of ``gradstep.trainer.callbacks.CSV_COLUMNS``."""
         columns = zip(
             self.epoch, self.train_loss, self.val_loss, self.lr, self.seconds, strict=True
         )

@@ -8,7 +8,7 @@ aside, new one in) and then removes the old one; only a crash between those two
 renames leaves the previous folder under its ``.NAME.old-*`` name instead.
 
 The payload builders (``*_payload``) are pure; the functions at the bottom do the I/O.
-(``gradstep.run_folder`` reads a finished folder for plots and reports.)
+(``gradstep.runs.folder`` reads a finished folder for plots and reports.)
 """
 
 from __future__ import annotations

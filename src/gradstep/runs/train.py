@@ -13,7 +13,7 @@ r"""Training a run of ``gradstep train``: the numbers, never the files.
 * :func:`summarise` compares the result with least squares on the same training
   rows and measures it.
 
-``gradstep.run_output`` writes the run folder; the CLI prints.
+``gradstep.runs.output`` writes the run folder; the CLI prints.
 """
 
 from __future__ import annotations
