@@ -22,7 +22,7 @@ def test_help_does_not_import_heavy_modules():
         "import sys\n"
         "from gradstep.cli import main\n"
         "rc = main(['--help'])\n"
-        "names = ('torch', 'matplotlib', 'sklearn', 'plotly', 'pyarrow')\n"
+        "names = ('numpy', 'torch', 'matplotlib', 'sklearn', 'plotly', 'pyarrow')\n"
         "heavy = [m for m in names if m in sys.modules]\n"
         "print(rc, heavy)\n"
     )

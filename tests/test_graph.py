@@ -94,3 +94,16 @@ def test_graph_command_without_dot_carries_on(tmp_path):
     assert proc.stdout.strip() == f"graph_dot: {tmp_path / 'out' / 'graph.dot'}"
     assert proc.stderr.strip() == f"Note: {INSTALL_NOTE}"
     assert (tmp_path / "out" / "graph.dot").exists()
+
+
+@needs_dot
+def test_switching_between_svg_and_dot_leaves_no_stale_graph(tmp_path, monkeypatch):
+    out = tmp_path / "g"
+    render_graph(out)
+    assert (out / "graph.svg").exists()
+    with monkeypatch.context() as patch:
+        patch.setenv("PATH", str(tmp_path))  # no dot: the old SVG/PNG must go
+        render_graph(out)
+    assert sorted(p.name for p in out.iterdir()) == ["graph.dot"]
+    render_graph(out)
+    assert sorted(p.name for p in out.iterdir()) == ["graph.png", "graph.svg"]

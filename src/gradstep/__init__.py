@@ -1,39 +1,36 @@
-"""gradstep: learn, see and run gradient descent for linear regression."""
+"""gradstep: learn, see and run gradient descent for linear regression.
 
-from gradstep.api import fit
-from gradstep.closed_form import least_squares, sklearn_least_squares
-from gradstep.data import SyntheticData, make_data
-from gradstep.errors import DivergenceError, GradstepError
-from gradstep.result import FitResult, History
+Every public name is loaded on first use, so ``import gradstep`` (and therefore
+``gradstep --help``) imports neither NumPy nor torch nor scikit-learn.
+"""
 
-__all__ = [
-    "DivergenceError",
-    "EarlyStopping",
-    "FitResult",
-    "GDRegressor",
-    "GradstepError",
-    "History",
-    "SyntheticData",
-    "Trainer",
-    "fit",
-    "least_squares",
-    "make_data",
-    "sklearn_least_squares",
-]
+import importlib
+
 __version__ = "0.1.0"
 
-# Public names whose modules import heavy packages (scikit-learn, torch): loaded on
-# first use, so `import gradstep` stays light.
-_LAZY = {
+# public name -> the module that defines it
+_PUBLIC = {
+    "fit": "gradstep.api",
+    "least_squares": "gradstep.closed_form",
+    "sklearn_least_squares": "gradstep.closed_form",
+    "SyntheticData": "gradstep.data",
+    "make_data": "gradstep.data",
+    "DivergenceError": "gradstep.errors",
+    "GradstepError": "gradstep.errors",
+    "FitResult": "gradstep.result",
+    "History": "gradstep.result",
     "GDRegressor": "gradstep.estimator",
     "Trainer": "gradstep.trainer",
     "EarlyStopping": "gradstep.trainer.callbacks",
 }
+__all__ = sorted(_PUBLIC)
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
     raise AttributeError(f"module 'gradstep' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

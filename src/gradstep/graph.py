@@ -71,8 +71,17 @@ def render_graph(out_dir, seed: int = 42) -> GraphFiles:
     except graphviz.ExecutableNotFound:
         path = out / "graph.dot"
         atomic_write_text(path, dot.source)
+        _remove_stale(out, ("graph.svg", "graph.png"))
         return GraphFiles({"graph_dot": path}, INSTALL_NOTE)
     files = {"graph_svg": out / "graph.svg", "graph_png": out / "graph.png"}
     atomic_write_bytes(files["graph_svg"], svg)
     atomic_write_bytes(files["graph_png"], png)
+    _remove_stale(out, ("graph.dot",))
     return GraphFiles(files, None)
+
+
+def _remove_stale(out: Path, names: tuple[str, ...]) -> None:
+    """Drop this function's own files from an earlier render, so a report never
+    inlines a graph that this run did not draw."""
+    for name in names:
+        (out / name).unlink(missing_ok=True)
