@@ -188,3 +188,19 @@ def test_predict_keeps_id_cells_as_written(trained, tmp_path, capsys):
     s = trained["summary"]
     fitted = s["intercept"] + x @ np.array([s["coef"][n] for n in names])
     np.testing.assert_allclose([float(r[1]) for r in rows], fitted, rtol=1e-12)
+
+
+def test_evaluate_says_when_r2_is_undefined(trained, tmp_path, capsys):
+    from sklearn.metrics import r2_score
+
+    s, x, y = trained["summary"], trained["x"], trained["y"]
+    header = ",".join([*trained["names"], TARGET])
+    row = ",".join(f"{v:.17g}" for v in [*x[0], y[0]])
+    same = tmp_path / "same.csv"
+    same.write_text(f"{header}\n{row}\n{row}\n")  # a constant target: R² is undefined
+    got = json.loads(cli(capsys, "evaluate", trained["out"], same, "--json"))
+    pred = s["intercept"] + x[[0, 0]] @ np.array([s["coef"][n] for n in trained["names"]])
+    assert got["r2"] == r2_score(y[[0, 0]], pred) == 0.0
+    text = cli(capsys, "evaluate", trained["out"], same)
+    assert "R²   0.000000 (undefined: the target is constant" in text
+    assert "undefined" not in cli(capsys, "evaluate", trained["out"], trained["csv"])

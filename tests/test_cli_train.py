@@ -394,3 +394,27 @@ def test_stdin_in_process(diabetes, tmp_path, capsys, monkeypatch):
     got = train(capsys, "-", "--target", TARGET, "--out", tmp_path / "s", "--no-report",
                 "--epochs", 3)  # fmt: skip
     assert got["epochs_run"] == 3 and got["data"] == "standard input"
+
+
+def _listed_files(text: str) -> list[str]:
+    """The names in the summary's last line: 'Run folder: DIR/ (a, b, c/)'."""
+    line = [ln for ln in text.splitlines() if ln.startswith("Run folder: ")][-1]
+    return [name.strip() for name in line[line.index("(") + 1 : line.rindex(")")].split(",")]
+
+
+def test_run_folder_line_lists_only_what_was_written(diabetes, default_run, tmp_path, capsys):
+    from gradstep.cli.train_text import format_summary
+
+    csv_path, *_ = diabetes
+    out = tmp_path / "nr"
+    code = main(["train", str(csv_path), "--target", TARGET, "--out", str(out),
+                 "--epochs", "5", "--no-report"])  # fmt: skip
+    text = capsys.readouterr().out
+    assert code == 0
+    listed = _listed_files(text)
+    assert "checkpoints/" in listed and "report.html" not in listed and "figures/" not in listed
+    assert all((out / name).exists() for name in listed), listed
+    payload, folder = default_run  # with the report: every listed file is there too
+    listed = _listed_files(format_summary(payload, report=True))
+    assert {"figures/", "report.html"} <= set(listed)
+    assert all((folder / name).exists() for name in listed), listed

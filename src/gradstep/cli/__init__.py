@@ -43,11 +43,29 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module_name), attr)
 
     def invoke(self, ctx: click.Context):
+        # A Ctrl-C that lands while a finalizer runs (a __del__ or weakref callback, in
+        # matplotlib say) cannot propagate: Python would print "Exception ignored in ..."
+        # with a traceback and carry on. Keep it quiet and report the interrupt at the end.
+        swallowed = []
+        previous = sys.unraisablehook
+
+        def hook(unraisable) -> None:
+            if isinstance(unraisable.exc_value, KeyboardInterrupt):
+                swallowed.append(unraisable)
+            else:
+                previous(unraisable)
+
+        sys.unraisablehook = hook
         # Caught here, before click turns it into Abort after printing a blank line.
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except KeyboardInterrupt:
             raise Interrupted("interrupted") from None
+        finally:
+            sys.unraisablehook = previous
+        if swallowed:
+            raise Interrupted("interrupted")
+        return result
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -26,6 +26,8 @@ def evaluate(run_dir: str, data: str, fmt: str | None, drop_missing: bool, as_js
     those of scikit-learn (mean_squared_error, its square root,
     mean_absolute_error, r2_score).
     """
+    import numpy as np
+
     from gradstep.cli.predict import model_inputs
     from gradstep.metrics import regression_metrics
 
@@ -45,9 +47,16 @@ def evaluate(run_dir: str, data: str, fmt: str | None, drop_missing: bool, as_js
         click.echo(json.dumps(payload, indent=2))
         return
     dropped = f", {selection.dropped} dropped for missing values" if selection.dropped else ""
+    constant = bool(np.all(selection.y == selection.y[0]))  # R² is undefined, say so
+    r2_note = (
+        " (undefined: the target is constant on these rows; 1 for exact predictions, else 0, "
+        "as scikit-learn reports it)"
+        if constant
+        else ""
+    )
     click.echo(
         f"gradstep evaluate: {run_dir} on {table.source} ({payload['rows']} rows{dropped}), "
         f"target {model.target!r}\n"
         f"  MSE  {metrics['mse']:.6g}\n  RMSE {metrics['rmse']:.6g}\n"
-        f"  MAE  {metrics['mae']:.6g}\n  R²   {metrics['r2']:.6f}"
+        f"  MAE  {metrics['mae']:.6g}\n  R²   {metrics['r2']:.6f}{r2_note}"
     )

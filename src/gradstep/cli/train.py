@@ -192,4 +192,4 @@ def train(ctx: click.Context, config_path: str | None, **params) -> None:
 
         click.echo(json.dumps(summary["payload"], indent=2))
     else:
-        click.echo(format_summary(summary["payload"]))
+        click.echo(format_summary(summary["payload"], report=summary["report"]))

@@ -38,7 +38,7 @@ from gradstep.table import Table, listing, read_table, select
 
 
 def run_training(given: dict, config_path: str | None, stdin=None) -> dict:
-    """Train as the options say; return ``{"json": bool, "payload": summary}``."""
+    """Train as the options say; return ``{"json": bool, "payload": summary, "report": bool}``."""
     # With --resume the run's own options complete these, so check them only then.
     options = resolve(given, config_path, check=False)
     out = Path(options.out or default_out(require_data(options)))
@@ -75,7 +75,7 @@ def run_training(given: dict, config_path: str | None, stdin=None) -> dict:
     files = run_files(options, out, table, problem, state, settings, payload)
     finish = (lambda folder: draw_figures_and_report(folder, out)) if options.report else None
     write_run(out, files, keep_existing=options.resume, finish=finish)
-    return {"json": options.json, "payload": payload}
+    return {"json": options.json, "payload": payload, "report": options.report}
 
 
 def require_data(options: TrainOptions) -> str:

@@ -7,7 +7,8 @@ import os
 METRIC_HEADER = f"{'':14}{'MSE':>14}{'RMSE':>14}{'MAE':>14}{'R²':>10}"
 
 
-def format_summary(s: dict) -> str:
+def format_summary(s: dict, report: bool = True) -> str:
+    """The printed summary; ``report`` says whether figures/ and report.html were drawn."""
     rows = s["rows"]
     scaled = "standardised on the training rows" if s["scaled"] else "not scaled"
     batch = "full batch" if s["batch_size"] is None else f"mini-batches of {s['batch_size']}"
@@ -28,7 +29,7 @@ def format_summary(s: dict) -> str:
         *_metric_lines(s["metrics"]),
         "",
         f"Run folder: {s['run_dir']}{os.sep} (model.json, summary.json, metrics.csv, "
-        "checkpoints/, figures/, report.html)",
+        + ("checkpoints/, figures/, report.html)" if report else "checkpoints/)"),
     ]
     return "\n".join(lines)
 
