@@ -418,3 +418,14 @@ def test_run_folder_line_lists_only_what_was_written(diabetes, default_run, tmp_
     listed = _listed_files(format_summary(payload, report=True))
     assert {"figures/", "report.html"} <= set(listed)
     assert all((folder / name).exists() for name in listed), listed
+
+
+def test_resume_without_report_drops_the_stale_report(diabetes, tmp_path, capsys):
+    csv_path, *_ = diabetes
+    out = tmp_path / "stale"
+    train(capsys, csv_path, "--target", TARGET, "--out", out, "--epochs", 20)
+    assert (out / "report.html").exists() and (out / "figures").is_dir()
+    resumed = train(capsys, "--out", out, "--resume", "--epochs", 40, "--no-report")
+    assert resumed["epochs_run"] == 40
+    assert not (out / "report.html").exists() and not (out / "figures").exists()
+    assert (out / "model.json").exists() and (out / "checkpoints" / "last.ckpt").exists()

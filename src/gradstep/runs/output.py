@@ -260,6 +260,9 @@ def write_run(
             write_files(folder, files)
             if finish is not None:
                 finish(folder)
+            else:  # a resumed run's old figures and report describe earlier epochs
+                shutil.rmtree(folder / "figures", ignore_errors=True)
+                (folder / "report.html").unlink(missing_ok=True)
     except OSError as exc:
         raise GradstepError(
             f"cannot write the run folder {out}: {exc.strerror or exc}; "
