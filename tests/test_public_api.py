@@ -15,3 +15,15 @@ def test_star_import_works_in_a_fresh_process():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["fit", "GDRegressor", "Trainer"]
+
+
+def test_committed_api_reference_is_up_to_date():
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import gen_api_docs
+    finally:
+        sys.path.pop(0)
+    committed = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    assert committed == gen_api_docs.render(), "run: python scripts/gen_api_docs.py"
