@@ -194,3 +194,24 @@ def test_failed_write_keeps_the_previous_checkpoint(good_file, monkeypatch):
         save_tree(good_file, {"x": torch.zeros(3)}, kind="test")
     assert good_file.read_bytes() == before
     assert sorted(os.listdir(good_file.parent)) == ["good.ckpt"]
+
+
+def test_numpy_round_trip_never_imports_torch(tmp_path):
+    """NumPy runs save and load checkpoints without paying for a torch import."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+import numpy as np
+from gradstep.checkpoint import load_state, save_state
+arrays = {{"w": np.arange(6.0).reshape(2, 3), "n": np.array([7], dtype=np.int64)}}
+save_state({str(tmp_path / "a.ckpt")!r}, arrays, {{"epoch": 3}})
+back, meta = load_state({str(tmp_path / "a.ckpt")!r}, as_numpy=True)
+assert meta == {{"epoch": 3}}
+assert all(np.array_equal(back[k], arrays[k]) and back[k].dtype == arrays[k].dtype for k in arrays)
+print("torch" in sys.modules)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "False"

@@ -77,15 +77,14 @@ class CheckpointError(GradstepError):
 def save_state(path: str | os.PathLike, tensors: dict, meta: dict) -> None:
     """Write ``tensors`` (name -> ``torch.Tensor`` or ``np.ndarray``) and ``meta`` atomically.
 
-    ``meta`` must be JSON-serialisable (NaN and infinities are allowed).
+    ``meta`` must be JSON-serialisable (NaN and infinities are allowed). torch is
+    imported only when a value is not a NumPy array.
     """
-    import torch
-
     entries, chunks, offset = {}, [], 0
     for name, value in tensors.items():
         if not isinstance(name, str) or not name:
             raise CheckpointError(f"tensor names must be non-empty strings, got {name!r}")
-        raw, dtype, shape = _tensor_bytes(name, value, torch)
+        raw, dtype, shape = _tensor_bytes(name, value)
         entries[name] = {"dtype": dtype, "shape": shape, "offset": offset, "nbytes": len(raw)}
         chunks.append(raw)
         offset += len(raw)
@@ -101,14 +100,15 @@ def save_state(path: str | os.PathLike, tensors: dict, meta: dict) -> None:
         fh.write(hashlib.sha256(body).digest())
 
 
-def load_state(path: str | os.PathLike) -> tuple[dict, dict]:
+def load_state(path: str | os.PathLike, as_numpy: bool = False) -> tuple[dict, dict]:
     """Read a file written by :func:`save_state`: ``(name -> torch.Tensor, meta)``.
 
-    The checksum is verified before anything is decoded. Raises
+    With ``as_numpy`` the values are NumPy arrays and torch is not imported (for
+    NumPy runs, where importing torch would cost more than the whole load). The
+    checksum is verified before anything is decoded. Raises
     :class:`CheckpointError` with one line saying what is wrong with the file.
     """
-    import torch
-
+    decode = _array_from_bytes if as_numpy else _tensor_from_bytes
     path = Path(path)
     data = _read_bytes(path)
     header = _verified_header(path, data)
@@ -118,13 +118,13 @@ def load_state(path: str | os.PathLike) -> tuple[dict, dict]:
         for name, entry in header["tensors"].items():
             begin = start + int(entry["offset"])
             raw = data[begin : begin + int(entry["nbytes"])]
-            tensors[name] = _tensor_from_bytes(raw, entry["dtype"], entry["shape"], torch)
+            tensors[name] = decode(raw, entry["dtype"], entry["shape"])
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: the checkpoint's tensor table is invalid ({exc})") from None
     return tensors, header["meta"]
 
 
-def _tensor_bytes(name: str, value, torch) -> tuple[bytes, str, list[int]]:
+def _tensor_bytes(name: str, value) -> tuple[bytes, str, list[int]]:
     if isinstance(value, np.ndarray):
         if value.dtype.name not in _DTYPES:
             raise CheckpointError(
@@ -132,6 +132,8 @@ def _tensor_bytes(name: str, value, torch) -> tuple[bytes, str, list[int]]:
                 f"use one of {', '.join(_DTYPES)}"
             )
         return np.ascontiguousarray(value).tobytes(), value.dtype.name, list(value.shape)
+    import torch
+
     if not isinstance(value, torch.Tensor):
         raise CheckpointError(f"{name!r} is a {type(value).__name__}, not a tensor or array")
     if value.layout != torch.strided:
@@ -144,7 +146,15 @@ def _tensor_bytes(name: str, value, torch) -> tuple[bytes, str, list[int]]:
     return raw, dtype, list(value.shape)
 
 
-def _tensor_from_bytes(raw: bytes, dtype: str, shape: list[int], torch):
+def _array_from_bytes(raw: bytes, dtype: str, shape: list[int]) -> np.ndarray:
+    if dtype not in _DTYPES or dtype == "bfloat16":
+        raise ValueError(f"dtype {dtype!r} cannot be read as a NumPy array")
+    return np.frombuffer(raw, dtype=dtype).reshape([int(s) for s in shape]).copy()
+
+
+def _tensor_from_bytes(raw: bytes, dtype: str, shape: list[int]):
+    import torch
+
     if dtype not in _DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}")
     torch_dtype = getattr(torch, dtype)

@@ -194,7 +194,7 @@ def read_resume(out: Path) -> tuple[dict, History, dict]:
 
     config = read_json(out / "config.json", "the run's configuration")
     path = out / CHECKPOINTS / LAST
-    tensors, meta = load_state(path)
+    tensors, meta = load_state(path, as_numpy=True)
     if not isinstance(meta, dict) or meta.get("kind") != CHECKPOINT_KIND:
         raise GradstepError(f"{path} is not a checkpoint of 'gradstep train'; cannot resume")
     options = config.get("options")
@@ -202,7 +202,7 @@ def read_resume(out: Path) -> tuple[dict, History, dict]:
         raise GradstepError(
             f"{out / 'config.json'} holds no options (damaged?); cannot resume: train a new run"
         )
-    history = history_from_checkpoint({k: v.numpy() for k, v in tensors.items()}, meta, str(path))
+    history = history_from_checkpoint(tensors, meta, str(path))
     return options, history, meta
 
 
