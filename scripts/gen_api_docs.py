@@ -13,6 +13,8 @@ import inspect
 import sys
 from pathlib import Path
 
+from docs_output import write_or_check
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "api.md"
 
@@ -77,16 +79,7 @@ def render() -> str:
 
 
 def main(argv: list[str]) -> int:
-    text = render()
-    if "--check" in argv:
-        current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-        if current != text:
-            print(f"{TARGET} is out of date; run: python scripts/gen_api_docs.py", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    print(f"wrote {TARGET}")
-    return 0
+    return write_or_check(TARGET, render(), "gen_api_docs.py", argv)
 
 
 if __name__ == "__main__":

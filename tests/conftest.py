@@ -40,3 +40,16 @@ def assert_one_line_error(proc, *fragments):
     for fragment in fragments:
         assert fragment.lower() in err.lower(), (fragment, err)
     return err
+
+
+def generated_doc_is_current(script: str, doc: str) -> None:
+    """Assert that ``docs/<doc>`` equals what ``scripts/<script>.py`` renders now."""
+    import importlib
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        module = importlib.import_module(script)
+    finally:
+        sys.path.pop(0)
+    committed = (ROOT / "docs" / doc).read_text(encoding="utf-8")
+    assert committed == module.render(), f"run: python scripts/{script}.py"

@@ -12,7 +12,7 @@ import pytest
 
 from gradstep.cli import main
 
-from conftest import ROOT, run_cli
+from conftest import ROOT, generated_doc_is_current, run_cli
 
 TARGET = "progression"
 
@@ -348,13 +348,7 @@ def test_help_and_guide_describe_every_option(capsys):
 
 
 def test_cli_reference_is_up_to_date():
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        import gen_cli_docs
-    finally:
-        sys.path.pop(0)
-    committed = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
-    assert committed == gen_cli_docs.render(), "run: python scripts/gen_cli_docs.py"
+    generated_doc_is_current("gen_cli_docs", "cli.md")
 
 
 # ---------------------------------------------------------------- the pieces
