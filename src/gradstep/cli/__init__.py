@@ -9,6 +9,7 @@ instant. To add a command, add one line to ``COMMANDS``.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
@@ -32,7 +33,46 @@ class Interrupted(Exception):
     """Ctrl-C: the CLI prints one line (this message) and exits with 130."""
 
 
+class CtrlC:
+    """The command line's Ctrl-C policy: the first Ctrl-C raises ``KeyboardInterrupt``;
+    any later one, and one after the command's outcome is decided (:meth:`hold`), is only
+    recorded, so the clean-up and the one-line message cannot be torn. Run as the
+    program, SIGINT stays ignored on the way out: a Ctrl-C during interpreter shutdown
+    would otherwise kill the finished process by signal. Inactive outside the main
+    thread and when SIGINT is already ignored (``nohup``, background jobs)."""
+
+    def __init__(self) -> None:
+        self.late = False
+        self.previous = None
+        from gradstep.interrupts import in_main_thread
+
+        if in_main_thread() and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            self.previous = signal.signal(signal.SIGINT, self._first)
+
+    def _first(self, signum, frame) -> None:
+        signal.signal(signal.SIGINT, self._record)
+        raise KeyboardInterrupt
+
+    def _record(self, signum, frame) -> None:
+        self.late = True
+
+    def hold(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self._record)
+
+    def restore(self, program: bool) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, signal.SIG_IGN if program else self.previous)
+
+
 class LazyGroup(click.Group):
+    def make_context(self, *args, **kwargs) -> click.Context:
+        # Parsing runs inside click's own KeyboardInterrupt handler, which prints a blank line.
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -79,32 +119,49 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors become one line on standard error and exit code 2."""
+    """Run the CLI; user errors become one line on standard error and exit code 2.
+
+    A Ctrl-C at any moment gives one line and exit code 130 (see :class:`CtrlC`).
+    """
+    ctrl_c = CtrlC()
+    try:
+        code, message = invoke(argv)
+        ctrl_c.hold()
+    except KeyboardInterrupt:  # landed in click or here, outside a command
+        ctrl_c.hold()
+        code, message = 130, "gradstep: interrupted"
+    if ctrl_c.late and code == 0:
+        code, message = 130, "gradstep: interrupted after the command had finished its work"
+    try:
+        if message is not None:
+            click.echo(message, err=code != 0)
+    finally:
+        ctrl_c.restore(program=argv is None)
+    return code
+
+
+def invoke(argv: list[str] | None) -> tuple[int, str | None]:
+    """``(exit code, the line to print)``: standard error unless the code is 0."""
     try:
         code = cli.main(args=argv, prog_name="gradstep", standalone_mode=False)
     except Interrupted as exc:
-        click.echo(f"gradstep: {exc}", err=True)
-        return 130
+        return 130, f"gradstep: {exc}"
     except GradstepError as exc:
-        click.echo(f"gradstep: error: {exc}", err=True)
-        return 2
+        return 2, f"gradstep: error: {exc}"
     except _NO_ARGS_IS_HELP as exc:
-        click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
-        return 0
+        return 0, exc.ctx.get_help() if exc.ctx else str(exc)
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
-        click.echo(f"gradstep: error: {exc.format_message()}{hint}", err=True)
-        return 2
-    except click.exceptions.Abort:
-        click.echo("gradstep: aborted", err=True)
-        return 130
+        return 2, f"gradstep: error: {exc.format_message()}{hint}"
+    except click.exceptions.Abort as exc:
+        interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+        return 130, "gradstep: interrupted" if interrupted else "gradstep: aborted"
     except click.exceptions.Exit as exc:
-        return exc.exit_code
+        return exc.exit_code, None
     except click.ClickException as exc:
-        click.echo(f"gradstep: error: {exc.format_message()}", err=True)
-        return exc.exit_code
+        return exc.exit_code, f"gradstep: error: {exc.format_message()}"
     # A command's ctx.exit(code) comes back as the return value without standalone mode.
-    return code if isinstance(code, int) else 0
+    return (code if isinstance(code, int) else 0), None
 
 
 if __name__ == "__main__":

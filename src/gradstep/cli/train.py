@@ -181,15 +181,20 @@ def train(ctx: click.Context, config_path: str | None, **params) -> None:
         for name, value in params.items()
         if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
     }
+    written = []  # set the moment the new run folder is in place
     try:
-        summary = run_training(given, config_path)
+        summary = run_training(given, config_path, written=lambda: written.append(True))
+        if summary["json"]:
+            import json
+
+            click.echo(json.dumps(summary["payload"], indent=2))
+        else:
+            click.echo(format_summary(summary["payload"], report=summary["report"]))
     except KeyboardInterrupt:
         from gradstep.cli import Interrupted
 
+        if written:
+            raise Interrupted(
+                "interrupted after the run folder was written (it is complete)"
+            ) from None
         raise Interrupted("interrupted; no run folder was written or changed") from None
-    if summary["json"]:
-        import json
-
-        click.echo(json.dumps(summary["payload"], indent=2))
-    else:
-        click.echo(format_summary(summary["payload"], report=summary["report"]))
