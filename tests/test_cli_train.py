@@ -224,8 +224,9 @@ def test_ctrl_c_during_training_leaves_nothing(tmp_path):
     x[:, 1] = x[:, 0] + 1e-4 * x[:, 1]  # nearly collinear: the descent crawls
     np.savetxt(tmp_path / "slow.csv", np.column_stack([x, x @ [1.0, 2.0, 3.0]]), delimiter=",",
                header="a,b,c,y", comments="")  # fmt: skip
-    (tmp_path / "runs" / "slow").mkdir(parents=True)
-    (tmp_path / "runs" / "slow" / "keep.txt").write_text("the previous run")
+    (tmp_path / "runs" / "slow").mkdir(parents=True)  # a previous run, as --force requires
+    (tmp_path / "runs" / "slow" / "config.json").write_text('{"gradstep_version": "0.1"}')
+    (tmp_path / "runs" / "slow" / "metrics.csv").write_text("the previous run")
     before = snapshot(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gradstep", "train", "slow.csv", "--target", "y", "--tol", "0",

@@ -38,9 +38,11 @@ def plot(run_dir: str, out_dir: str | None, feature: str | None, dpi: int) -> No
     """Draw the figures that apply to the run folder RUN_DIR (written by 'gradstep train')."""
     from gradstep.plots.run_figures import skipped_run_figures, write_run_figures
     from gradstep.runs.folder import read_run
+    from gradstep.runs.safety import lock_if_inside
 
-    run = read_run(run_dir)
-    written = write_run_figures(run, out_dir, dpi=dpi, j=feature_index(run, feature))
+    with lock_if_inside(run_dir, out_dir):  # one writer per run folder, as in train
+        run = read_run(run_dir)
+        written = write_run_figures(run, out_dir, dpi=dpi, j=feature_index(run, feature))
     for name, path in written.items():
         click.echo(f"{name}: {path}")
     for name, reason in skipped_run_figures(run).items():

@@ -19,7 +19,9 @@ def report(run_dir: str, out_file: str | None, feature: str | None) -> None:
     from gradstep.cli.plot import feature_index
     from gradstep.report import write_run_report
     from gradstep.runs.folder import read_run
+    from gradstep.runs.safety import lock_if_inside
 
-    run = read_run(run_dir)
-    path = write_run_report(run, out_file, j=feature_index(run, feature))
+    with lock_if_inside(run_dir, out_file):  # one writer per run folder, as in train
+        run = read_run(run_dir)
+        path = write_run_report(run, out_file, j=feature_index(run, feature))
     click.echo(f"report: {path}")

@@ -8,6 +8,7 @@ byte is written; the run folder is then written whole, in one move.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from pathlib import Path
 
@@ -15,14 +16,18 @@ import gradstep
 from gradstep.errors import GradstepError
 from gradstep.runs.config import TrainOptions, check_consistent, default_out, flag_name, resolve
 from gradstep.runs.output import (
+    CHECKPOINTS,
+    LAST,
     RunFiles,
     SavedModel,
     check_out_dir,
+    check_out_path,
     checkpoint_payloads,
     read_resume,
     scaler_payload,
     write_run,
 )
+from gradstep.runs.safety import clean_leftovers, run_lock
 from gradstep.runs.train import (
     Problem,
     Progress,
@@ -37,16 +42,29 @@ from gradstep.runs.train import (
 from gradstep.table import Table, listing, read_table, select
 
 
-def run_training(given: dict, config_path: str | None, stdin=None) -> dict:
-    """Train as the options say; return ``{"json": bool, "payload": summary, "report": bool}``."""
+def run_training(given: dict, config_path: str | None, stdin=None, written=None) -> dict:
+    """Train as the options say; return ``{"json": bool, "payload": summary, "report": bool}``.
+
+    The run folder is locked for the whole command (one writer per folder), and what an
+    interrupted writer left beside it is cleaned first. ``written()`` is called the
+    moment the new run folder is in place.
+    """
     # With --resume the run's own options complete these, so check them only then.
     options = resolve(given, config_path, check=False)
     out = Path(options.out or default_out(require_data(options)))
+    check_out_path(out)  # before the lock file is made beside it
+    with run_lock(out):
+        clean_leftovers(out)
+        return train_locked(options, given, config_path, out, stdin, written)
+
+
+def train_locked(options, given, config_path, out: Path, stdin, written) -> dict:
     resumed = None
     if options.resume:
-        check_out_dir(out, resume=True, force=False)
+        check_out_dir(out, resume=True, force=False, data=options.data)
         stored, history, meta = read_resume(out)
         options = resolve(given, config_path, stored)
+        check_out_dir(out, resume=True, force=False, data=options.data)
         resumed = (history, meta)
     else:
         check_consistent(options)
@@ -56,7 +74,7 @@ def run_training(given: dict, config_path: str | None, stdin=None) -> dict:
     problem = prepare(selection, options.val_fraction, options.seed, options.scale, table.source)
     settings = make_settings(options, problem)
     if not options.resume:  # after the data's checks, so those are reported first
-        check_out_dir(out, resume=False, force=options.force)
+        check_out_dir(out, resume=False, force=options.force, data=options.data)
     start = resume_start(problem, settings, out, *resumed) if resumed else None
     with progress_bar(settings.epochs, enabled=not options.json) as progress:
         state = train(problem, settings, start, progress)
@@ -74,7 +92,7 @@ def run_training(given: dict, config_path: str | None, stdin=None) -> dict:
     payload["rows"]["total"] = table.n_rows
     files = run_files(options, out, table, problem, state, settings, payload)
     finish = (lambda folder: draw_figures_and_report(folder, out)) if options.report else None
-    write_run(out, files, keep_existing=options.resume, finish=finish)
+    write_run(out, files, keep_existing=options.resume, finish=finish, written=written)
     return {"json": options.json, "payload": payload, "report": options.report}
 
 
@@ -124,10 +142,34 @@ def resume_start(problem: Problem, settings: Settings, out: Path, history, meta)
             f"the data differs from the data the run in {out} was trained on (other rows, "
             "values or columns); --resume needs the same table: train a new run with another --out"
         )
+    check_matches_checkpoint(problem, settings, out, meta)
     start = Progress(history, meta.get("converged"), bool(meta.get("stopped_early")),
                      meta.get("best_epoch"))  # fmt: skip
     check_resumable(start, settings, meta.get("tol"))
     return start
+
+
+def check_matches_checkpoint(problem: Problem, settings: Settings, out: Path, meta) -> None:
+    """The configuration (config.json, the command line) must describe the descent the
+    checkpoint holds: config.json is plain text, and an edited learning rate, seed or
+    column would otherwise silently continue another descent."""
+    now = {"lr": settings.lr, "seed": settings.seed, "target": problem.target,
+           "features": list(problem.features), "scaled": problem.scaler is not None}  # fmt: skip
+    for name, value in now.items():
+        if name not in meta:  # a checkpoint of an older gradstep may record fewer
+            continue
+        stored = meta[name]
+        same = (
+            isinstance(stored, int | float) and math.isclose(value, stored, rel_tol=1e-9)
+            if name == "lr"
+            else stored == value
+        )
+        if not same:
+            raise GradstepError(
+                f"{out / 'config.json'} (with the command line) gives {name} {value!r}, but "
+                f"{out / CHECKPOINTS / LAST} was trained with {stored!r}; the configuration was "
+                "changed after the run: restore config.json, or train a new run with another --out"
+            )
 
 
 @contextlib.contextmanager

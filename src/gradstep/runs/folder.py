@@ -18,6 +18,7 @@ import numpy as np
 
 from gradstep.errors import GradstepError
 from gradstep.quadratic import QuadraticLoss
+from gradstep.runs.safety import parse_json
 
 _W_COLUMN = re.compile(r"w_(\d+)$")
 
@@ -116,7 +117,7 @@ def _read_json(path: Path) -> dict | None:
     if not path.is_file():
         return None
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload = parse_json(path.read_text(encoding="utf-8"), path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise GradstepError(
             f"{path} cannot be read as JSON ({exc}); rerun 'gradstep train'"

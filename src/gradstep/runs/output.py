@@ -5,7 +5,9 @@ The folder is built in a temporary sibling (``.NAME.XXXX.tmp``) and renamed into
 place at the end, so an interrupted or failed run leaves whatever was there
 before untouched. Replacing an existing folder takes two renames (old folder
 aside, new one in) and then removes the old one; only a crash between those two
-renames leaves the previous folder under its ``.NAME.old-*`` name instead.
+renames leaves the previous folder under its ``.NAME.old-*`` name instead (a
+Ctrl-C is held off until both are done); the next run on the folder puts it back
+and removes other leftovers (``runs.safety.clean_leftovers``, under the lock).
 
 The payload builders (``*_payload``) are pure; the functions at the bottom do the I/O.
 (``gradstep.runs.folder`` reads a finished folder for plots and reports.)
@@ -25,7 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from gradstep.errors import GradstepError
+from gradstep.interrupts import held_interrupts
 from gradstep.result import History
+from gradstep.runs.safety import check_not_protected, check_replaceable, parse_json
 
 CHECKPOINTS = "checkpoints"
 LAST = "last.ckpt"
@@ -139,13 +143,21 @@ def history_from_checkpoint(tensors: dict, meta: dict, source: str) -> History:
 # ------------------------------------------------------------------ checks
 
 
-def check_out_dir(out: Path, resume: bool, force: bool) -> None:
-    """Refuse to overwrite a run folder unless asked; refuse to resume what is not there."""
+def check_out_path(out: Path) -> None:
+    """``out`` and its parents must be folders where they exist."""
     for path in (out, *out.parents):
         if path.exists() and not path.is_dir():
             raise GradstepError(
                 f"--out {out}: {path} is a file, not a folder; choose another --out"
             )
+
+
+def check_out_dir(out: Path, resume: bool, force: bool, data: str | None = None) -> None:
+    """Refuse to overwrite a run folder unless asked; refuse to resume what is not there;
+    with ``force``, refuse to replace anything but a run folder (``runs.safety``)."""
+    check_out_path(out)
+    if out.exists():  # it would be renamed away: never the current folder or the data's
+        check_not_protected(out, data)
     occupied = out.is_dir() and any(out.iterdir())
     if resume:
         if not (out / CHECKPOINTS / LAST).is_file():
@@ -158,6 +170,8 @@ def check_out_dir(out: Path, resume: bool, force: bool) -> None:
             f"run folder {out} already exists; pass --resume to continue it, --force to "
             "replace it, or choose another --out"
         )
+    elif occupied:
+        check_replaceable(out, data)
 
 
 # ------------------------------------------------------------------ I/O
@@ -165,7 +179,7 @@ def check_out_dir(out: Path, resume: bool, force: bool) -> None:
 
 def read_json(path: Path, what: str) -> dict:
     try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
+        payload = parse_json(path.read_text(encoding="utf-8"), path)
     except FileNotFoundError:
         raise GradstepError(
             f"{path.parent} is not a gradstep run folder (no {path.name}); pass the --out "
@@ -249,14 +263,16 @@ def write_run(
     files: RunFiles,
     keep_existing: bool,
     finish: Callable[[Path], None] | None = None,
+    written: Callable[[], None] | None = None,
 ) -> None:
     """Write the run folder ``out`` atomically; ``finish(folder)`` adds figures and report.
 
     With ``keep_existing`` (resume) files already in ``out`` that this run does not
-    rewrite are kept.
+    rewrite are kept. ``written()`` is called the moment the new folder is in place
+    (so a Ctrl-C after it can say so). Callers hold ``runs.safety.run_lock(out)``.
     """
     try:
-        with staging(out, keep_existing) as folder:
+        with staging(out, keep_existing, written) as folder:
             write_files(folder, files)
             if finish is not None:
                 finish(folder)
@@ -271,7 +287,9 @@ def write_run(
 
 
 @contextlib.contextmanager
-def staging(out: Path, keep_existing: bool) -> Iterator[Path]:
+def staging(
+    out: Path, keep_existing: bool, written: Callable[[], None] | None = None
+) -> Iterator[Path]:
     """A temporary sibling of ``out``, renamed to ``out`` if the block succeeds."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = new_folder(out.parent, f".{out.name}.", ".tmp")
@@ -279,13 +297,20 @@ def staging(out: Path, keep_existing: bool) -> Iterator[Path]:
         if keep_existing and out.is_dir():
             shutil.copytree(out, tmp, dirs_exist_ok=True)
         yield tmp
-        swap_into_place(tmp, out)
+        # A Ctrl-C between the renames would leave no folder at ``out``: hold it until
+        # the swap is done and ``written`` has recorded that it is.
+        with held_interrupts():
+            swap_into_place(tmp, out)
+            if written is not None:
+                written()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 def new_folder(parent: Path, prefix: str, suffix: str) -> Path:
-    """A new, uniquely named folder with the usual permissions (``mkdtemp`` makes them 0700)."""
+    """A new, uniquely named folder with the usual permissions (``mkdtemp`` makes them 0700).
+
+    ``runs.safety.leftover_patterns`` recognises these names: keep them in step."""
     for _ in range(100):
         path = parent / f"{prefix}{secrets.token_hex(4)}{suffix}"
         try:
