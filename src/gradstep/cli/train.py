@@ -141,7 +141,9 @@ docs/run-folder.md.
     "--force",
     is_flag=True,
     default=None,
-    help="Replace an existing run folder (without it, an existing --out is an error).",
+    help="Replace an existing run folder (without it, an existing --out is an error). Only a "
+    "folder gradstep wrote is replaced: one holding other files, the current folder or the "
+    "data's folder is refused (docs/run-folder.md).",
 )
 @click.option(
     "--report/--no-report",
