@@ -212,6 +212,16 @@ def test_plot_and_report_wait_for_no_one_but_refuse_a_held_folder(work, capsys):
     assert snapshot(work) == before
 
 
+def test_a_file_or_link_at_the_lock_name_is_never_written_through(work, capsys):
+    (work / ".run.lock").write_text("my notes, oddly named\n")
+    (work / "target.txt").write_text("keep")
+    (work / ".other.lock").symlink_to(work / "target.txt")
+    before = snapshot(work)
+    refused(capsys, "train", "d.csv", *QUICK, "--out", "run", fragments=[".run.lock is in the way"])
+    refused(capsys, "train", "d.csv", *QUICK, "--out", "other", fragments=["cannot lock"])
+    assert snapshot(work) == before
+
+
 # ------------------------------------------------------------------ leftovers
 
 

@@ -56,6 +56,13 @@ class CtrlC:
     def _record(self, signum, frame) -> None:
         self.late = True
 
+    def rearm(self) -> None:
+        """Let the next Ctrl-C interrupt again: the first one was swallowed by a finalizer."""
+        from gradstep.interrupts import in_main_thread
+
+        if self.previous is not None and in_main_thread():
+            signal.signal(signal.SIGINT, self._first)
+
     def hold(self) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGINT, self._record)
@@ -63,6 +70,10 @@ class CtrlC:
     def restore(self, program: bool) -> None:
         if self.previous is not None:
             signal.signal(signal.SIGINT, signal.SIG_IGN if program else self.previous)
+
+
+# The policy of the running main() (a list: main() may be called from within a command).
+_active_ctrl_c: list[CtrlC] = []
 
 
 class LazyGroup(click.Group):
@@ -92,6 +103,8 @@ class LazyGroup(click.Group):
         def hook(unraisable) -> None:
             if isinstance(unraisable.exc_value, KeyboardInterrupt):
                 swallowed.append(unraisable)
+                if _active_ctrl_c:
+                    _active_ctrl_c[-1].rearm()
             else:
                 previous(unraisable)
 
@@ -124,12 +137,15 @@ def main(argv: list[str] | None = None) -> int:
     A Ctrl-C at any moment gives one line and exit code 130 (see :class:`CtrlC`).
     """
     ctrl_c = CtrlC()
+    _active_ctrl_c.append(ctrl_c)
     try:
         code, message = invoke(argv)
         ctrl_c.hold()
     except KeyboardInterrupt:  # landed in click or here, outside a command
         ctrl_c.hold()
         code, message = 130, "gradstep: interrupted"
+    finally:
+        _active_ctrl_c.remove(ctrl_c)
     if ctrl_c.late and code == 0:
         code, message = 130, "gradstep: interrupted after the command had finished its work"
     try:

@@ -165,9 +165,11 @@ def acquire(path: Path, out: Path) -> int:
         import fcntl
     except ImportError:  # pragma: no cover - no flock (Windows): one writer is not enforced
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    # Never follow a link planted at the lock's name: truncating would write through it.
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
     for _ in range(50):
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+            fd = os.open(path, flags, 0o644)
         except OSError as exc:
             raise GradstepError(
                 f"cannot lock the run folder {out} ({path}: {exc.strerror or exc}); "
@@ -183,11 +185,24 @@ def acquire(path: Path, out: Path) -> int:
                 f"lock {path}); wait for it to finish or choose another --out"
             ) from None
         if same_file(fd, path):
+            check_lock_file(fd, path)
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
             return fd
         os.close(fd)  # the holder removed this file as it finished: lock the new one
     raise GradstepError(f"cannot lock {path}; try again")  # pragma: no cover
+
+
+def check_lock_file(fd: int, path: Path) -> None:
+    """A file already at the lock's name must be a lock file gradstep left (empty, or a
+    pid): anything else is the user's, and truncating it would destroy it."""
+    text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+    if text and not text.isdigit():
+        os.close(fd)
+        raise GradstepError(
+            f"{path} is in the way: gradstep uses that name for the run folder's lock, but "
+            "this file is not one; move it away or choose another --out"
+        )
 
 
 def same_file(fd: int, path: Path) -> bool:
