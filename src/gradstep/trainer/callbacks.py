@@ -95,8 +95,9 @@ class EarlyStopping:
         return {name: getattr(self, name) for name in names}
 
     def load_state_dict(self, state: dict) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
+        # Only its own fields: a file must not set patience, restore or anything else.
+        for name in ("best", "best_epoch", "wait", "stopped_epoch", "best_state"):
+            setattr(self, name, state[name])
 
 
 def monitored_loss(logs: dict, monitor: str = "auto") -> float:

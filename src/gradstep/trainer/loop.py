@@ -47,6 +47,7 @@ from gradstep.trainer.callbacks import (
     TensorBoardLogger,
     monitored_loss,
 )
+from gradstep.trainer.restore import TrainerSnapshot, check_state
 from gradstep.trainer.seeding import SeededRNG, epoch_seed, rng_states, set_rng_states
 from gradstep.trainer.state import EpochStart, TrainingHistory
 
@@ -61,6 +62,7 @@ _ELEMENTWISE_LOSSES = (
     nn.BCEWithLogitsLoss,
 )
 _CLASS_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss, nn.MultiMarginLoss)
+_FIX = "build this trainer the same way as the one that wrote it, or use another checkpoint"
 
 
 class Trainer:
@@ -514,23 +516,35 @@ class Trainer:
         back only with ``restore_global_rng=True`` (for code of your own that draws
         from them, e.g. a ``Dataset`` using ``np.random``): loading never changes
         your random state unless you ask.
+
+        All or nothing: every section (model keys, shapes and dtypes, optimizer
+        groups and state, scheduler, early stopping, history, epoch, random states)
+        is checked before anything is changed; a checkpoint that does not fit raises
+        a one-line :class:`~gradstep.checkpoint.CheckpointError` naming the section,
+        and the trainer, its model, optimizer and scheduler and the random states
+        are left exactly as they were.
         """
         state = load_tree(path, kind=CHECKPOINT_KIND)
         try:
+            check_state(self, state)
+        except CheckpointError as exc:
+            raise CheckpointError(
+                f"{path}: cannot restore this checkpoint: {exc}; {_FIX}"
+            ) from None
+        before = TrainerSnapshot(self, restore_global_rng)
+        try:
             self._load_state(state, restore_global_rng)
-        except CheckpointError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        except BaseException as exc:  # all or nothing, whatever went wrong
+            before.restore()
+            if not isinstance(exc, (KeyError, TypeError, ValueError, RuntimeError, IndexError)):
+                raise
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"{path}: cannot restore this checkpoint: {first}") from None
+            raise CheckpointError(
+                f"{path}: cannot restore this checkpoint: {first}; {_FIX}"
+            ) from None
 
     def _load_state(self, state: dict, restore_global_rng: bool) -> None:
-        if state["classes"] != self._classes():
-            saved = ", ".join(f"{k}={v}" for k, v in state["classes"].items())
-            raise CheckpointError(
-                f"the checkpoint was written by a trainer with {saved}; build this trainer the "
-                "same way before loading it"
-            )
+        """Apply a state that :func:`check_state` accepted."""
         model_state = OrderedDict(state["model"])
         if state["model_metadata"] is not None:
             model_state._metadata = OrderedDict(state["model_metadata"])  # type: ignore[attr-defined]
@@ -542,12 +556,12 @@ class Trainer:
             self.early_stopping.load_state_dict(state["early_stopping"])
         if self.checkpoints is not None and state["checkpoint_saver"] is not None:
             self.checkpoints.load_state_dict(state["checkpoint_saver"])
-        self.history = TrainingHistory()
-        self.history.load_state_dict(state["history"])
-        self.epoch, self.seed = int(state["epoch"]), int(state["seed"])
+        history = TrainingHistory()
+        history.load_state_dict(state["history"])
         self._pending_generator_states = set_rng_states(
             state["rng"], self._generators, restore_global=restore_global_rng
         )
+        self.history, self.epoch, self.seed = history, int(state["epoch"]), int(state["seed"])
 
     def _classes(self) -> dict:
         return {
