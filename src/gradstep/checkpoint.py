@@ -437,9 +437,10 @@ def unpack(tensors: dict, tree: Any, path: str | os.PathLike = "the checkpoint")
     used: set = set()
 
     def tensor(key):
-        if not isinstance(key, str) or key not in tensors or key in used:
-            problem = "is used twice" if key in used else "is not in the file"
-            raise ValueError(f"tensor {_short(key)} {problem}")
+        if not isinstance(key, str) or key not in tensors:
+            raise ValueError(f"tensor {_short(key)} is not in the file")
+        if key in used:
+            raise ValueError(f"tensor {key!r} is used twice")
         used.add(key)
         return tensors[key]
 
