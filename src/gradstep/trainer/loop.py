@@ -118,12 +118,16 @@ class Trainer:
         for name, value in (("clip_value", clip_value), ("clip_norm", clip_norm)):
             if value is not None and not (_is_number(value) and 0 < value < math.inf):
                 raise GradstepError(f"{name}={value!r} must be a positive number or None")
-        if seed is None:
-            seed = secrets.randbits(63)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise GradstepError(f"seed={seed!r} must be a whole number >= 0 or None, e.g. 42")
+        seed = _checked_seed(seed)
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise GradstepError("early_stopping must be a gradstep.trainer.callbacks.EarlyStopping")
+        csv_logger = None if csv_log is None else CSVLogger(csv_log)
+        tensorboard = None if tensorboard_dir is None else TensorBoardLogger(tensorboard_dir)
+        saver = (
+            None
+            if checkpoint_dir is None
+            else CheckpointSaver(checkpoint_dir, checkpoint_every, keep_last, keep_best)
+        )
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
         self.seed = int(seed)
@@ -136,13 +140,7 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.history = TrainingHistory()
         self.progress = ProgressBar(progress)
-        self.csv_log = None if csv_log is None else CSVLogger(csv_log)
-        self.tensorboard = None if tensorboard_dir is None else TensorBoardLogger(tensorboard_dir)
-        self.checkpoints = (
-            None
-            if checkpoint_dir is None
-            else CheckpointSaver(checkpoint_dir, checkpoint_every, keep_last, keep_best)
-        )
+        self.csv_log, self.tensorboard, self.checkpoints = csv_logger, tensorboard, saver
         self._generators: list[torch.Generator] = []  # of the last DataLoader trained on
         self._pending_generator_states: list[torch.Tensor] | None = None
         self._rng: SeededRNG | None = None  # lent PyTorch's generators during fit
@@ -595,6 +593,15 @@ def _model_dtype(model: nn.Module) -> torch.dtype:
         if p.is_floating_point():
             return p.dtype
     return torch.get_default_dtype()
+
+
+def _checked_seed(seed) -> int:
+    if seed is None:
+        return secrets.randbits(63)
+    # Checkpoints refuse seeds outside 64 bits: never start a run that could not resume.
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+        raise GradstepError(f"seed={seed!r} must be a whole number in [0, 2**64) or None, e.g. 42")
+    return int(seed)
 
 
 def _is_number(value) -> bool:
