@@ -125,9 +125,9 @@ def load_state(path: str | os.PathLike, as_numpy: bool = False) -> tuple[dict, d
     NumPy runs, where importing torch would cost more than the whole load). The
     checksum is verified before anything is decoded, and so is every entry of the
     tensor table (dtype, shape, size, offset: the tensors must tile the data region
-    exactly), the header's nesting depth and, in ``meta``, ``epoch`` (0 or more) and
-    ``seed`` (in ``[0, 2**64)``). Raises :class:`CheckpointError` with one line
-    saying what is wrong with the file.
+    exactly), the header's nesting depth (at most ``MAX_DEPTH``) and, in ``meta``,
+    ``epoch`` (in ``[0, 2**53)``) and ``seed`` (in ``[0, 2**64)``). Raises
+    :class:`CheckpointError` with one line saying what is wrong with the file.
     """
     decode = _array_from_bytes if as_numpy else _tensor_from_bytes
     path = Path(path)
