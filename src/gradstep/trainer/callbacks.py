@@ -95,8 +95,9 @@ class EarlyStopping:
         return {name: getattr(self, name) for name in names}
 
     def load_state_dict(self, state: dict) -> None:
-        for name, value in state.items():
-            setattr(self, name, value)
+        # Only its own fields: a file must not set patience, restore or anything else.
+        for name in ("best", "best_epoch", "wait", "stopped_epoch", "best_state"):
+            setattr(self, name, state[name])
 
 
 def monitored_loss(logs: dict, monitor: str = "auto") -> float:
@@ -155,7 +156,7 @@ class CSVLogger:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        self.path = checked_path("csv_log", path, folder=False)
         self.handle = None
 
     def on_fit_start(self, trainer, epochs: int) -> None:
@@ -180,6 +181,30 @@ class CSVLogger:
             self.handle = None
 
 
+def checked_path(name: str, path, *, folder: bool) -> Path:
+    """``path`` as a Path, refused at construction (not epochs later, mid-fit) when it
+    cannot be written: a file where a folder is wanted or the reverse, or a path that
+    runs through an existing file."""
+    try:
+        path = Path(path)
+    except TypeError:
+        raise GradstepError(f"{name}={path!r} must be a path (a str or os.PathLike)") from None
+    want, other = ("folder", "file") if folder else ("file", "folder")
+    if path.exists() and path.is_dir() != folder:
+        raise GradstepError(
+            f"{name}={str(path)!r} is an existing {other}, not a {want}; pass a {want} path"
+        )
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise GradstepError(
+                    f"{name}={str(path)!r} lies inside {str(parent)!r}, which is a file, not a "
+                    f"folder; pass a {want} path outside it"
+                )
+            break
+    return path
+
+
 def _cell(value) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else repr(value)
@@ -190,6 +215,7 @@ class TensorBoardLogger:
     """Scalars ``loss/train``, ``loss/val`` and ``lr`` per epoch, when tensorboard is installed."""
 
     def __init__(self, log_dir: str | os.PathLike):
+        log_dir = checked_path("tensorboard_dir", log_dir, folder=True)
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
@@ -238,7 +264,7 @@ class CheckpointSaver:
         for name, value, low in (("checkpoint_every", every, 1), ("keep_last", keep_last, 0)):
             if isinstance(value, bool) or int(value) != value or value < low:
                 raise GradstepError(f"{name}={value!r} must be a whole number >= {low}")
-        self.folder = Path(folder)
+        self.folder = checked_path("checkpoint_dir", folder, folder=True)
         self.every, self.keep_last, self.keep_best = int(every), int(keep_last), keep_best
         self.best = math.inf
         self.saved_epoch = None

@@ -47,6 +47,7 @@ from gradstep.trainer.callbacks import (
     TensorBoardLogger,
     monitored_loss,
 )
+from gradstep.trainer.restore import TrainerSnapshot, check_state
 from gradstep.trainer.seeding import SeededRNG, epoch_seed, rng_states, set_rng_states
 from gradstep.trainer.state import EpochStart, TrainingHistory
 
@@ -61,6 +62,7 @@ _ELEMENTWISE_LOSSES = (
     nn.BCEWithLogitsLoss,
 )
 _CLASS_LOSSES = (nn.CrossEntropyLoss, nn.NLLLoss, nn.MultiMarginLoss)
+_FIX = "build this trainer the same way as the one that wrote it, or use another checkpoint"
 
 
 class Trainer:
@@ -116,12 +118,16 @@ class Trainer:
         for name, value in (("clip_value", clip_value), ("clip_norm", clip_norm)):
             if value is not None and not (_is_number(value) and 0 < value < math.inf):
                 raise GradstepError(f"{name}={value!r} must be a positive number or None")
-        if seed is None:
-            seed = secrets.randbits(63)
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise GradstepError(f"seed={seed!r} must be a whole number >= 0 or None, e.g. 42")
+        seed = _checked_seed(seed)
         if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
             raise GradstepError("early_stopping must be a gradstep.trainer.callbacks.EarlyStopping")
+        csv_logger = None if csv_log is None else CSVLogger(csv_log)
+        tensorboard = None if tensorboard_dir is None else TensorBoardLogger(tensorboard_dir)
+        saver = (
+            None
+            if checkpoint_dir is None
+            else CheckpointSaver(checkpoint_dir, checkpoint_every, keep_last, keep_best)
+        )
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.scheduler, self.scheduler_interval = scheduler, scheduler_interval
         self.seed = int(seed)
@@ -134,13 +140,7 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.history = TrainingHistory()
         self.progress = ProgressBar(progress)
-        self.csv_log = None if csv_log is None else CSVLogger(csv_log)
-        self.tensorboard = None if tensorboard_dir is None else TensorBoardLogger(tensorboard_dir)
-        self.checkpoints = (
-            None
-            if checkpoint_dir is None
-            else CheckpointSaver(checkpoint_dir, checkpoint_every, keep_last, keep_best)
-        )
+        self.csv_log, self.tensorboard, self.checkpoints = csv_logger, tensorboard, saver
         self._generators: list[torch.Generator] = []  # of the last DataLoader trained on
         self._pending_generator_states: list[torch.Tensor] | None = None
         self._rng: SeededRNG | None = None  # lent PyTorch's generators during fit
@@ -514,23 +514,35 @@ class Trainer:
         back only with ``restore_global_rng=True`` (for code of your own that draws
         from them, e.g. a ``Dataset`` using ``np.random``): loading never changes
         your random state unless you ask.
+
+        All or nothing: every section (model keys, shapes and dtypes, optimizer
+        groups and state, scheduler, early stopping, history, epoch, random states)
+        is checked before anything is changed; a checkpoint that does not fit raises
+        a one-line :class:`~gradstep.checkpoint.CheckpointError` naming the section,
+        and the trainer, its model, optimizer and scheduler and the random states
+        are left exactly as they were.
         """
         state = load_tree(path, kind=CHECKPOINT_KIND)
         try:
+            check_state(self, state)
+        except CheckpointError as exc:
+            raise CheckpointError(
+                f"{path}: cannot restore this checkpoint: {exc}; {_FIX}"
+            ) from None
+        before = TrainerSnapshot(self, restore_global_rng)
+        try:
             self._load_state(state, restore_global_rng)
-        except CheckpointError:
-            raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        except BaseException as exc:  # all or nothing, whatever went wrong
+            before.restore()
+            if not isinstance(exc, (KeyError, TypeError, ValueError, RuntimeError, IndexError)):
+                raise
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"{path}: cannot restore this checkpoint: {first}") from None
+            raise CheckpointError(
+                f"{path}: cannot restore this checkpoint: {first}; {_FIX}"
+            ) from None
 
     def _load_state(self, state: dict, restore_global_rng: bool) -> None:
-        if state["classes"] != self._classes():
-            saved = ", ".join(f"{k}={v}" for k, v in state["classes"].items())
-            raise CheckpointError(
-                f"the checkpoint was written by a trainer with {saved}; build this trainer the "
-                "same way before loading it"
-            )
+        """Apply a state that :func:`check_state` accepted."""
         model_state = OrderedDict(state["model"])
         if state["model_metadata"] is not None:
             model_state._metadata = OrderedDict(state["model_metadata"])  # type: ignore[attr-defined]
@@ -542,12 +554,12 @@ class Trainer:
             self.early_stopping.load_state_dict(state["early_stopping"])
         if self.checkpoints is not None and state["checkpoint_saver"] is not None:
             self.checkpoints.load_state_dict(state["checkpoint_saver"])
-        self.history = TrainingHistory()
-        self.history.load_state_dict(state["history"])
-        self.epoch, self.seed = int(state["epoch"]), int(state["seed"])
+        history = TrainingHistory()
+        history.load_state_dict(state["history"])
         self._pending_generator_states = set_rng_states(
             state["rng"], self._generators, restore_global=restore_global_rng
         )
+        self.history, self.epoch, self.seed = history, int(state["epoch"]), int(state["seed"])
 
     def _classes(self) -> dict:
         return {
@@ -581,6 +593,15 @@ def _model_dtype(model: nn.Module) -> torch.dtype:
         if p.is_floating_point():
             return p.dtype
     return torch.get_default_dtype()
+
+
+def _checked_seed(seed) -> int:
+    if seed is None:
+        return secrets.randbits(63)
+    # Checkpoints refuse seeds outside 64 bits: never start a run that could not resume.
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**64:
+        raise GradstepError(f"seed={seed!r} must be a whole number in [0, 2**64) or None, e.g. 42")
+    return int(seed)
 
 
 def _is_number(value) -> bool:
