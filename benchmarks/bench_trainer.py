@@ -6,7 +6,7 @@ lr=0.1, MSE, the 80 training points of ``gradstep.make_data()``, mini-batches of
 only ~30%. Scenarios B and C are the same model on 20,000 points in batches of 16
 and 64, the sizes people train at; D is 100,000 points in batches of 1,024. There
 the DataLoader's per-sample ``Dataset.__getitem__`` and collation dominate. Every
-loop takes the same batches in the same order (``numpy_gd.batch_indices`` with the
+loop takes the same batches in the same order (``steps.batch_indices`` with the
 same seed) except the DataLoader ones, which shuffle with their own generator; the
 Trainer's final parameters are checked to equal the hand-written loop's bit for bit,
 so both do the same work. Variants run interleaved, several rounds each; the table shows
@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradstep import Trainer, make_data, numpy_gd
+from gradstep import Trainer, make_data, steps
 
 ROUNDS = 7
 TARGET = 1.15
@@ -60,7 +60,7 @@ def hand_loop(x, y, batch_size, epochs):
     for epoch in range(epochs):
         model.train()
         order = torch.from_numpy(
-            np.concatenate(list(numpy_gd.batch_indices(n, batch_size, SEED, epoch)))
+            np.concatenate(list(steps.batch_indices(n, batch_size, SEED, epoch)))
         )
         losses = []
         for i in range(0, n, batch_size):

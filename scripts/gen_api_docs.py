@@ -23,13 +23,20 @@ SECTIONS = [
     ("The package", "gradstep", None),
     (
         "The document's steps",
-        "gradstep.numpy_gd",
+        "gradstep.steps",
         ["predict", "mse_loss", "gradients", "update", "batch_indices"],
     ),  # fmt: skip
-    ("Scaling", "gradstep.scaling", ["Standardizer"]),
+    ("Engines", "gradstep.engines", ["names", "spec", "choose"]),
+    (
+        "The rules every front door shares",
+        "gradstep.policies",
+        ["Scaler", "auto_lr", "Certificate", "Patience", "DEFAULT_TOL"],
+    ),
+    ("Sufficient statistics", "gradstep.moments", ["Moments"]),
+    ("The driver", "gradstep.drive", ["descend", "Rules", "Outcome"]),
     ("The loss as a quadratic form", "gradstep.quadratic", ["QuadraticLoss"]),
     ("Checkpoints", "gradstep.checkpoint", ["save_state", "load_state", "CheckpointError"]),
-    ("Computation graph", "gradstep.graph", ["render_graph"]),
+    ("Computation graph", "gradstep.tutorial.graph", ["render_graph"]),
 ]
 
 HEADER = """\

@@ -9,7 +9,7 @@ from PIL import Image
 
 from gradstep import least_squares, make_data
 from gradstep.plots.demo_figures import DEMO_FIGURES
-from gradstep.torch_walkthrough import VARIANT_TITLES, run_torch_walkthrough
+from gradstep.tutorial.torch_walkthrough import VARIANT_TITLES, run_torch_walkthrough
 
 from conftest import assert_one_line_error, run_cli
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import gradstep
 from gradstep.cli import main
 
 from conftest import ROOT, generated_doc_is_current, run_cli
@@ -261,7 +262,6 @@ def test_config_file_and_the_command_line_wins(diabetes, tmp_path, capsys):
 
 def test_early_stopping_and_checkpoint_interval(diabetes, tmp_path, capsys):
     from gradstep.checkpoint import load_state
-    from gradstep.scaling import Standardizer
 
     csv_path, _, x, y, names = diabetes
     out = tmp_path / "es"
@@ -272,8 +272,10 @@ def test_early_stopping_and_checkpoint_interval(diabetes, tmp_path, capsys):
     assert run == best + 50
     metrics = np.loadtxt(out / "metrics.csv", delimiter=",", skiprows=1)
     assert metrics[:, -1].argmin() + 1 == best  # the lowest validation loss
-    scaler = Standardizer.fit(x[training_rows(len(y))])
-    b, w = scaler.to_original(metrics[best - 1, 1], metrics[best - 1, 2:12])
+    x_train = x[training_rows(len(y))]
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0)  # standardised, as the run says
+    w = metrics[best - 1, 2:12] / std
+    b = metrics[best - 1, 1] - mean @ w
     np.testing.assert_allclose(params(got, names), [b, *w], rtol=1e-12)
     files = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert files == sorted(["last.ckpt", "best.ckpt", *(f"epoch-{k}.ckpt" for k in
@@ -366,20 +368,29 @@ def test_split_and_early_stop_rules():
     assert early_stop(val, patience=5) == (None, 4)
 
 
-def test_auto_lr_bounds_every_batch():
+def test_auto_lr_is_the_shared_rule_and_does_not_diverge():
+    """Checked against eigenvalues and row norms of the explicit design matrix."""
+    from gradstep.moments import Moments
     from gradstep.runs.train import Problem, auto_lr
 
     rng = np.random.default_rng(3)
     z = rng.normal(size=(50, 3)) * [1.0, 5.0, 0.2]
-    problem = Problem(["a", "b", "c"], "y", z, rng.normal(size=50), None, None,
-                      np.arange(50), np.arange(0), None)  # fmt: skip
+    y = z @ [1.0, -2.0, 3.0] + rng.normal(size=50)
+    problem = Problem(["a", "b", "c"], "y", z, y, None, None,
+                      np.arange(50), np.arange(0), None, Moments.from_data(z, y))  # fmt: skip
     design = np.column_stack([np.ones(50), z])
-    full = 2 * np.linalg.eigvalsh(design.T @ design / 50)[-1]
-    assert auto_lr(problem, None) == pytest.approx(1 / full)
-    for k in (1, 5):
-        worst = max(2 * np.linalg.eigvalsh(design[i : i + k].T @ design[i : i + k] / k)[-1]
-                    for i in range(50 - k))  # fmt: skip
-        assert auto_lr(problem, k) <= (1 + 1e-12) / worst
+    eig = 2 * np.linalg.eigvalsh(design.T @ design / 50)
+    top, mu = eig[-1], eig[0]
+    assert auto_lr(problem, None) == pytest.approx(min(2 / (top + mu), 1.5 / top), rel=1e-10)
+    l_max = 2 * (design**2).sum(axis=1).max()
+    for k in (1, 5, 16):
+        small = 50 % k or k
+        expected = (50 * (small - 1) * top + (50 - small) * l_max) / (small * 49)
+        lr = auto_lr(problem, k)
+        assert lr == pytest.approx(1 / (2 * expected), rel=1e-10)
+        result = gradstep.fit(z, y, lr=lr, epochs=200, batch_size=k, init="zeros", engine="numpy")
+        assert np.isfinite(result.history.train_loss).all()
+        assert result.history.train_loss[-1] < result.history.train_loss[0]
 
 
 def test_stdin_in_process(diabetes, tmp_path, capsys, monkeypatch):
@@ -424,3 +435,14 @@ def test_resume_without_report_drops_the_stale_report(diabetes, tmp_path, capsys
     assert resumed["epochs_run"] == 40
     assert not (out / "report.html").exists() and not (out / "figures").exists()
     assert (out / "model.json").exists() and (out / "checkpoints" / "last.ckpt").exists()
+
+
+def test_constant_feature_gets_coefficient_zero_and_is_reported(tmp_path, capsys):
+    """The shared policy: a constant column adds nothing the intercept does not."""
+    csv_path = tmp_path / "c.csv"
+    csv_path.write_text("x,c,y\n" + "".join(f"{i},7,{2 * i + 1}\n" for i in range(20)))
+    got = train(capsys, csv_path, "--target", "y", "--out", tmp_path / "run", "--no-report")
+    assert got["coef"]["c"] == 0.0 and got["constant_features"] == ["c"]
+    assert got["converged"] is True
+    assert got["intercept"] == pytest.approx(1.0, rel=1e-7)
+    assert got["coef"]["x"] == pytest.approx(2.0, rel=1e-7)

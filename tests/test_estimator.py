@@ -173,11 +173,11 @@ def test_partial_fit_is_one_epoch_of_the_same_descent():
 def test_partial_fit_keeps_the_first_scaling_and_checks_features():
     x, y = unscaled_regression()
     model = GDRegressor().partial_fit(x[:100], y[:100])
-    scale = model.scaler_.scale.copy()
+    scale = model.scaler_.x_scale.copy()
     lr = model.lr_
     for _ in range(200):
         model.partial_fit(x[100:], y[100:])
-    np.testing.assert_array_equal(model.scaler_.scale, scale)
+    np.testing.assert_array_equal(model.scaler_.x_scale, scale)
     assert model.lr_ <= lr
     assert model.score(x, y) > 0.99
     with pytest.raises(ValueError, match="features"):
@@ -188,7 +188,7 @@ def test_constant_column_gets_coefficient_zero():
     x, y = unscaled_regression()
     x = np.column_stack([x[:, :2], np.full(len(x), 7.5), x[:, 2:]])
     model = GDRegressor().fit(x, y)
-    assert model.coef_[2] == 0.0 and model.scaler_.scale[2] == 1.0
+    assert model.coef_[2] == 0.0 and model.scaler_.x_scale[2] == 1.0
     reference = LinearRegression().fit(x, y).predict(x)
     np.testing.assert_allclose(model.predict(x), reference, atol=1e-6 * np.std(y))
     only_constant = GDRegressor().fit(np.ones((5, 2)), [1.0, 2, 3, 4, 5])

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from PIL import Image
 
-from gradstep.graph import INSTALL_NOTE, loss_graph, render_graph
+from gradstep.tutorial.graph import INSTALL_NOTE, loss_graph, render_graph
 
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz's dot is not installed")

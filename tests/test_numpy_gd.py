@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import gradstep
-from gradstep import GradstepError, least_squares, make_data, numpy_gd
+from gradstep import GradstepError, least_squares, make_data, steps
 from gradstep.api import initial_params
 
 DATA = make_data()
@@ -15,7 +15,7 @@ X_TRAIN, Y_TRAIN = DATA.x_train, DATA.y_train
 
 def first_step():
     b, w = initial_params("random", d=1, seed=42)
-    y_hat = numpy_gd.predict(b, w, X_TRAIN)
+    y_hat = steps.predict(b, w, X_TRAIN)
     error = y_hat - Y_TRAIN
     return b, w, y_hat, error
 
@@ -27,15 +27,15 @@ def test_initial_values_print_as_in_document(global_rng_guard):
 
 def test_gradients_equal_document_printed_values():
     _, _, _, error = first_step()
-    b_grad, w_grad = numpy_gd.gradients(X_TRAIN, error)
+    b_grad, w_grad = steps.gradients(X_TRAIN, error)
     assert repr(b_grad) == "-3.044811379650508"
     assert repr(float(w_grad[0])) == "-1.8337537171510832"
 
 
 def test_first_update_prints_as_in_document():
     b, w, _, error = first_step()
-    b_grad, w_grad = numpy_gd.gradients(X_TRAIN, error)
-    b_new, w_new = numpy_gd.update(b, w, b_grad, w_grad, lr=0.1)
+    b_grad, w_grad = steps.gradients(X_TRAIN, error)
+    b_new, w_new = steps.update(b, w, b_grad, w_grad, lr=0.1)
     assert f"{np.array([b_new])} {w_new}" == "[0.80119529] [0.04511107]"
 
 
@@ -46,7 +46,7 @@ def test_first_loss_follows_the_code_not_the_document_print():
     point at a time with Python floats.
     """
     b, w, y_hat, _ = first_step()
-    loss = numpy_gd.mse_loss(y_hat, Y_TRAIN)
+    loss = steps.mse_loss(y_hat, Y_TRAIN)
     errors = [
         b + float(w[0]) * float(x) - float(y) for x, y in zip(X_TRAIN[:, 0], Y_TRAIN, strict=True)
     ]
@@ -61,11 +61,11 @@ def test_gradients_match_finite_differences():
     x = rng.normal(size=(30, 3))
     y = rng.normal(size=30)
     b, w = 0.3, np.array([0.1, -0.2, 0.5])
-    b_grad, w_grad = numpy_gd.gradients(x, numpy_gd.predict(b, w, x) - y)
+    b_grad, w_grad = steps.gradients(x, steps.predict(b, w, x) - y)
     h = 1e-6
 
     def loss(b_, w_):
-        return numpy_gd.mse_loss(numpy_gd.predict(b_, w_, x), y)
+        return steps.mse_loss(steps.predict(b_, w_, x), y)
 
     assert b_grad == pytest.approx((loss(b + h, w) - loss(b - h, w)) / (2 * h), rel=1e-7)
     for j in range(3):

@@ -13,7 +13,6 @@ from PIL import Image
 from run_folder_fixture import make_run_folder
 
 import gradstep
-from gradstep.demo_runs import run_demo_runs
 from gradstep.plots.demo_figures import DEMO_FIGURES, draw_demo_figures, write_demo_figures
 from gradstep.plots.lines import fitted_line, one_update
 from gradstep.plots.losses import loss_curves
@@ -24,7 +23,8 @@ from gradstep.plots.steps import cross_sections, slopes
 from gradstep.plots.surface import auto_half_width, loss_contours, loss_surface
 from gradstep.quadratic import QuadraticLoss
 from gradstep.runs.folder import read_run
-from gradstep.walkthrough import run_walkthrough
+from gradstep.tutorial.demo_runs import run_demo_runs
+from gradstep.tutorial.walkthrough import run_walkthrough
 
 from conftest import assert_one_line_error, run_cli
 

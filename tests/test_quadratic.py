@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from gradstep import GradstepError, least_squares, make_data
-from gradstep.numpy_gd import gradients, mse_loss, predict
 from gradstep.quadratic import QuadraticLoss
+from gradstep.steps import gradients, mse_loss, predict
 
 DOC_B, DOC_W = 0.4967141530112327, -0.13826430117118466
 

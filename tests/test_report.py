@@ -12,7 +12,7 @@ from gradstep.report import build_report, demo_report_input, run_report_input, w
 from gradstep.report.figures import log_decades, loss_figure
 from gradstep.report.html import script_json
 from gradstep.runs.folder import read_run
-from gradstep.walkthrough import run_walkthrough
+from gradstep.tutorial.walkthrough import run_walkthrough
 
 from conftest import assert_one_line_error, run_cli
 

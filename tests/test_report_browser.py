@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gradstep.report import write_demo_report
-from gradstep.walkthrough import run_walkthrough
+from gradstep.tutorial.walkthrough import run_walkthrough
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +48,7 @@ def demo_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     walk = run_walkthrough()
     if shutil.which("dot"):
-        from gradstep.graph import render_graph
+        from gradstep.tutorial.graph import render_graph
 
         render_graph(out)
     return write_demo_report(walk, out), walk

@@ -15,8 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from gradstep import least_squares, make_data, numpy_gd
-from gradstep.torch_walkthrough import VARIANT_TITLES, run_torch_walkthrough
+import gradstep
+from gradstep import least_squares, make_data, steps
+from gradstep.tutorial.torch_walkthrough import VARIANT_TITLES, run_torch_walkthrough
 
 VARIANTS = list(VARIANT_TITLES)
 DATA = make_data()
@@ -52,9 +53,9 @@ def test_init_is_the_books_seeding(walk):
 def test_first_loss_and_gradients_agree_with_numpy(walk):
     """Oracle: the NumPy formulas in float64 at the same (float32) starting values."""
     b, w = float(walk.init_b[0]), walk.init_w.double().numpy()
-    y_hat = numpy_gd.predict(b, w, DATA.x_train)
-    b_grad, w_grad = numpy_gd.gradients(DATA.x_train, y_hat - DATA.y_train)
-    assert walk.loss.item() == pytest.approx(numpy_gd.mse_loss(y_hat, DATA.y_train), rel=1e-6)
+    y_hat = steps.predict(b, w, DATA.x_train)
+    b_grad, w_grad = steps.gradients(DATA.x_train, y_hat - DATA.y_train)
+    assert walk.loss.item() == pytest.approx(steps.mse_loss(y_hat, DATA.y_train), rel=1e-6)
     assert walk.b_grad.item() == pytest.approx(b_grad, rel=1e-6)
     assert walk.w_grad.item() == pytest.approx(w_grad[0], rel=1e-6)
     assert walk.numpy_gradients == (b_grad, float(w_grad[0]))
@@ -81,9 +82,9 @@ def test_trained_variants_follow_numpy_from_the_same_start(walk, variant):
         b0, w0 = walk.linear_init["bias"].item(), walk.linear_init["weight"].double().numpy()[0]
     else:
         b0, w0 = walk.init_b.item(), walk.init_w.double().numpy()
-    oracle = numpy_gd.run(
-        DATA.x_train, DATA.y_train, b0, w0, lr=0.1, epochs=1000, batch_size=None, seed=42
-    )
+    oracle = gradstep.fit(
+        DATA.x_train, DATA.y_train, lr=0.1, epochs=1000, init=(b0, w0), engine="numpy"
+    ).history
     history = walk.trained[variant]
     assert history.epochs == 1000
     np.testing.assert_allclose(history.b, oracle.b, rtol=1e-5)
@@ -114,7 +115,7 @@ def test_readme_shows_what_the_demo_prints(walk):
 
     from gradstep.cli.demo_text import format_walkthrough
     from gradstep.plots.demo_figures import DEMO_FIGURES
-    from gradstep.walkthrough import run_walkthrough
+    from gradstep.tutorial.walkthrough import run_walkthrough
 
     out = Path("out/demo")
     figures = {name: out / f"{name}.png" for name in DEMO_FIGURES}

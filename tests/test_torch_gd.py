@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 import gradstep
-from gradstep import DivergenceError, GradstepError, least_squares, make_data, numpy_gd, torch_gd
+from gradstep import DivergenceError, GradstepError, least_squares, make_data, steps
+from gradstep.engines import torch_loop
 
 VARIANTS = ["torch-autograd", "torch-optim", "torch-module", "torch-linear"]
 DATA1 = make_data()  # the document's data, one feature
@@ -130,7 +131,7 @@ def test_caller_arrays_are_not_modified():
     w = np.array([0.1, 0.2, 0.3])
     x, y = DATA3.x_train.copy(), DATA3.y_train.copy()
     for variant in VARIANTS:
-        torch_gd.descend(
+        torch_loop.descend(
             variant, x, y, 0.5, w, lr=0.1, epochs=3, batch_size=None, seed=0,
             device="cpu", dtype="float64",
         )  # fmt: skip
@@ -139,14 +140,14 @@ def test_caller_arrays_are_not_modified():
 
 
 def test_modules_hold_the_parameters():
-    run = torch_gd.descend(
+    run = torch_loop.descend(
         "torch-module", DATA3.x_train, DATA3.y_train, 0.5, np.zeros(3),
         lr=0.1, epochs=5, batch_size=None, seed=0, device="cpu", dtype="float64",
     )  # fmt: skip
-    assert isinstance(run.module, torch_gd.ManualLinearRegression)
+    assert isinstance(run.module, torch_loop.ManualLinearRegression)
     assert [name for name, p in run.module.named_parameters()] == ["b", "w"]
     assert run.module.state_dict()["w"].tolist() == run.history.w[-1].tolist()
-    run = torch_gd.descend(
+    run = torch_loop.descend(
         "torch-linear", DATA3.x_train, DATA3.y_train, 0.5, np.zeros(3),
         lr=0.1, epochs=5, batch_size=None, seed=0, device="cpu", dtype="float64",
     )  # fmt: skip
@@ -189,7 +190,7 @@ def test_bad_options(kwargs, fragment):
 def test_cuda_without_cuda_is_a_clear_error():
     with pytest.raises(GradstepError, match="CUDA is not available.*device='cpu'"):
         gradstep.fit(DATA1.x_train, DATA1.y_train, engine="torch-autograd", device="cuda")
-    assert torch_gd.resolve_device("auto") == torch.device("cpu")
+    assert torch_loop.resolve_device("auto") == torch.device("cpu")
 
 
 def test_numpy_engine_accepts_cpu_and_float64():
@@ -212,7 +213,7 @@ def test_mse_loss_broadcasts_to_a_wrong_answer_with_only_a_warning():
     """Why the check exists: (n, 1) predictions against (n,) targets train wrongly."""
     x = torch.as_tensor(DATA1.x_train, dtype=torch.float64)
     y = torch.as_tensor(DATA1.y_train, dtype=torch.float64)
-    model = torch_gd.linear_model(0.0, [0.0], dtype=torch.float64)
+    model = torch_loop.linear_model(0.0, [0.0], dtype=torch.float64)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     loss_fn = nn.MSELoss(reduction="mean")
     with pytest.warns(UserWarning, match="target size"):
@@ -235,8 +236,8 @@ def test_mse_loss_broadcasts_to_a_wrong_answer_with_only_a_warning():
 def test_shape_check_raises_before_the_loss(pred_shape, target_shape, hint):
     pred, target = torch.zeros(pred_shape), torch.zeros(target_shape)
     for compute in (
-        lambda: torch_gd.checked_mse(pred, target),
-        lambda: torch_gd.checked_loss(nn.MSELoss(), pred, target),
+        lambda: torch_loop.checked_mse(pred, target),
+        lambda: torch_loop.checked_loss(nn.MSELoss(), pred, target),
     ):
         with pytest.raises(GradstepError) as info:
             compute()
@@ -247,7 +248,7 @@ def test_shape_check_raises_before_the_loss(pred_shape, target_shape, hint):
 
 def test_engines_check_shapes_before_every_loss(monkeypatch):
     """If the (n, 1) predictions of nn.Linear met (n,) targets, the engine would refuse."""
-    monkeypatch.setattr(torch_gd._Linear, "targets", lambda self, y: y)
+    monkeypatch.setattr(torch_loop._Linear, "targets", lambda self, y: y)
     with pytest.raises(GradstepError, match=r"shape \(80, 1\) and targets of shape \(80,\)"):
         gradstep.fit(DATA1.x_train, DATA1.y_train, engine="torch-linear", epochs=5)
 
@@ -255,12 +256,12 @@ def test_engines_check_shapes_before_every_loss(monkeypatch):
 def test_checked_loss_passes_equal_shapes_through():
     pred = torch.tensor([[1.0], [2.0]])
     target = torch.tensor([[0.0], [4.0]])
-    assert torch_gd.checked_mse(pred, target).item() == pytest.approx(2.5)
-    assert torch_gd.checked_loss(nn.MSELoss(), pred, target).item() == pytest.approx(2.5)
+    assert torch_loop.checked_mse(pred, target).item() == pytest.approx(2.5)
+    assert torch_loop.checked_loss(nn.MSELoss(), pred, target).item() == pytest.approx(2.5)
 
 
 def test_numpy_engine_is_unchanged_by_torch_options():
     """The NumPy oracle itself: batches come from one function shared by every engine."""
-    batches = list(numpy_gd.batch_indices(10, 4, seed=1, epoch=2))
+    batches = list(steps.batch_indices(10, 4, seed=1, epoch=2))
     assert [len(b) for b in batches] == [4, 4, 2]
     assert sorted(np.concatenate(batches).tolist()) == list(range(10))

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import gradstep
-from gradstep import DivergenceError, EarlyStopping, GradstepError, Trainer, make_data, numpy_gd
+from gradstep import DivergenceError, EarlyStopping, GradstepError, Trainer, make_data, steps
 from gradstep.checkpoint import CheckpointError
 
 DATA = make_data()
@@ -58,7 +58,7 @@ def adam_dropout_trainer(seed=0, **options):
 @pytest.mark.parametrize("batch_size", [None, 16, 1])
 def test_float64_trainer_follows_the_numpy_engine(batch_size):
     """Same start, same seed: the document's model under the Trainer takes the NumPy
-    engine's steps (the batches come from the same numpy_gd.batch_indices)."""
+    engine's steps (the batches come from the same steps.batch_indices)."""
     epochs = 30 if batch_size else 200
     model = document_model(0.49671415, -0.1382643, torch.float64)
     trainer = sgd_trainer(model, seed=7)
@@ -90,7 +90,7 @@ def test_trainer_equals_a_hand_written_loop_bit_for_bit():
     x = torch.as_tensor(DATA.x_train, dtype=torch.float32)
     y = torch.as_tensor(DATA.y_train, dtype=torch.float32)[:, None]
     for epoch in range(20):
-        for idx in numpy_gd.batch_indices(80, 16, 3, epoch):
+        for idx in steps.batch_indices(80, 16, 3, epoch):
             idx = torch.from_numpy(idx)
             nn.functional.mse_loss(hand(x[idx]), y[idx]).backward()
             opt.step()
@@ -308,7 +308,7 @@ def first_bad_step(lr, batch_size, seed=42):
     x = torch.as_tensor(DATA.x_train * 1e3, dtype=torch.float32)
     y = torch.as_tensor(DATA.y_train, dtype=torch.float32)[:, None]
     for epoch in range(100):
-        for step, idx in enumerate(numpy_gd.batch_indices(80, batch_size, seed, epoch), 1):
+        for step, idx in enumerate(steps.batch_indices(80, batch_size, seed, epoch), 1):
             loss = nn.functional.mse_loss(hand(x[idx]), y[idx])
             if not math.isfinite(loss.item()):
                 return epoch + 1, step
@@ -511,7 +511,7 @@ def test_multiple_outputs_follow_a_hand_written_loop():
     sgd_trainer(model, seed=4).fit(x, y, epochs=6, batch_size=8)
     opt = torch.optim.SGD(hand.parameters(), lr=0.1)
     for epoch in range(6):
-        for idx in numpy_gd.batch_indices(50, 8, 4, epoch):
+        for idx in steps.batch_indices(50, 8, 4, epoch):
             idx = torch.from_numpy(idx)
             nn.functional.mse_loss(
                 hand(torch.from_numpy(x)[idx]), torch.from_numpy(y)[idx]

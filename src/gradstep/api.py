@@ -1,55 +1,23 @@
-"""``gradstep.fit``: validate the inputs, choose the start, hand over to an engine."""
+"""``gradstep.fit``: validate the inputs, choose the start and the engine, hand over to the
+driver."""
 
 from __future__ import annotations
 
-import importlib
 import math
+import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from gradstep.data import as_xy
+from gradstep.data import as_xy, check_finite
+from gradstep.drive import Rules, descend
+from gradstep.engines import Data, Settings, choose, prepare
+from gradstep.engines.base import refuse
 from gradstep.errors import GradstepError
 from gradstep.result import FitResult
 
-# engine name -> "module:function" running the loop; imported only when chosen.
-# Every engine takes (x, y, b, w, *, lr, epochs, batch_size, seed, x_val, y_val,
-# record_steps, tol, start_epoch, **options) and returns a History.
-ENGINES = {
-    "numpy": "gradstep.numpy_gd:run",
-    "torch-autograd": "gradstep.torch_gd:run_autograd",
-    "torch-optim": "gradstep.torch_gd:run_optim",
-    "torch-module": "gradstep.torch_gd:run_module",
-    "torch-linear": "gradstep.torch_gd:run_linear",
-}
-
-
-def engine_function(engine: str):
-    if engine not in ENGINES:
-        raise GradstepError(f"engine={engine!r} is not known; choose one of {', '.join(ENGINES)}")
-    module_name, attr = ENGINES[engine].split(":")
-    return getattr(importlib.import_module(module_name), attr)
-
-
-def engine_options(engine: str, device: str, dtype: str | None) -> dict:
-    """The ``device``/``dtype`` keywords for ``engine``: passed to torch engines only."""
-    if not isinstance(device, str):
-        raise GradstepError(f"device={device!r} must be a string: 'auto', 'cpu' or 'cuda'")
-    if dtype not in (None, "float32", "float64"):
-        raise GradstepError(f"dtype={dtype!r} is not known; use 'float32' or 'float64'")
-    if engine.startswith("torch-"):
-        return {"device": device, "dtype": dtype}
-    if device not in ("auto", "cpu"):
-        raise GradstepError(
-            f"engine={engine!r} runs on the CPU only, so device={device!r} cannot be used; "
-            "pass device='cpu' or choose a torch engine (e.g. engine='torch-autograd')"
-        )
-    if dtype not in (None, "float64"):
-        raise GradstepError(
-            f"engine={engine!r} computes in float64 only, so dtype={dtype!r} cannot be used; "
-            "leave dtype out or choose a torch engine (e.g. engine='torch-autograd')"
-        )
-    return {}
+# epochs * (d + 1) parameters of history must fit in memory: refuse absurd requests early
+MAX_HISTORY_VALUES = 250_000_000
 
 
 def initial_params(init, d: int, seed: int) -> tuple[float, np.ndarray]:
@@ -87,7 +55,9 @@ def initial_params(init, d: int, seed: int) -> tuple[float, np.ndarray]:
     return float(b_arr[0]), w_arr
 
 
-def check_hyperparams(lr, epochs, batch_size, n: int, tol=None, seed=0) -> None:
+def check_hyperparams(
+    lr, epochs, batch_size, n: int, tol=None, seed=0, start_epoch=0, d: int = 1
+) -> None:
     """Raise a GradstepError naming the bad argument and a value that would work."""
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
         raise GradstepError(f"lr={lr!r} must be a positive finite number, e.g. lr=0.1")
@@ -102,8 +72,22 @@ def check_hyperparams(lr, epochs, batch_size, n: int, tol=None, seed=0) -> None:
         )
     if tol is not None and (isinstance(tol, bool) or not math.isfinite(tol) or tol <= 0):
         raise GradstepError(f"tol={tol!r} must be a positive finite number, e.g. tol=1e-10")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise GradstepError(f"seed={seed!r} must be a whole number >= 0, e.g. seed=42")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise GradstepError(f"seed={seed!r} must be a whole number from 0 to 2**32 - 1, e.g. 42")
+    if (
+        isinstance(start_epoch, bool)
+        or not isinstance(start_epoch, (int, np.integer))
+        or start_epoch < 0
+    ):
+        raise GradstepError(
+            f"start_epoch={start_epoch!r} must be a whole number >= 0 (the epochs already run)"
+        )
+    if epochs * (d + 1) > MAX_HISTORY_VALUES:
+        raise GradstepError(
+            f"epochs={epochs} would need a history of {epochs * (d + 1):.3g} values, more than "
+            "memory holds; pass fewer epochs (with tol to stop early) or run in parts with "
+            "start_epoch"
+        )
 
 
 def fit(
@@ -116,65 +100,95 @@ def fit(
     seed: int = 42,
     x_val=None,
     y_val=None,
-    engine: str = "numpy",
+    engine: str = "auto",
     record_steps: bool = False,
     tol: float | None = None,
     start_epoch: int = 0,
     device: str = "auto",
     dtype: str | None = None,
+    progress=None,
 ) -> FitResult:
     """Fit ``y ≈ b + x @ w`` by gradient descent on the MSE.
 
     Parameters
     ----------
-    x, y : array-like, shapes (n,) or (n, d), and (n,) or (n, 1)
+    x, y : array-like, shapes (n,) or (n, d), and (n,) or (n, 1); float32 arrays are
+        read as they are (every engine but the torch ones sums in float64).
     lr : learning rate (eta).
-    epochs : passes over the training data.
+    epochs : passes over the training data (the most, with ``tol``).
     batch_size : None for batch descent (all points per step), k for mini-batches
-        of k points (reshuffled every epoch with a generator seeded by ``seed``),
+        of k points (reshuffled every epoch with a generator seeded by ``(seed, epoch)``),
         1 for stochastic descent.
     init : ``"random"`` (the document's seeded ``randn``), ``"zeros"`` or ``(b, w)``.
     x_val, y_val : optional validation data; its loss is recorded every epoch.
-    engine : which implementation runs the loop (see ``gradstep.api.ENGINES``).
+    engine : ``"auto"`` (the fastest engine for the model, the batching and the data)
+        or one of ``gradstep.engines.names()``; ``result.engine`` says which ran.
     record_steps : also keep the parameters after every update (for path plots).
-    tol : stop early once an epoch moves no parameter by more than
-        ``tol * max(1, max|parameter|)``; ``history.converged`` tells whether it did.
+    tol : stop after the first epoch at which every parameter is *certified* to be
+        within ``tol * max(1, max|parameter|)`` of the least-squares answer
+        (``gradstep.policies``); ``history.converged`` says whether that happened.
     start_epoch : the number of epochs already run, when continuing a run from
         ``init``; the batches then continue exactly where they left off.
     device : torch engines only: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
-    dtype : torch engines only: ``"float32"`` (default, PyTorch's) or ``"float64"``;
-        the NumPy engine computes in float64.
+    dtype : torch engines only: ``"float32"`` (PyTorch's default) or ``"float64"``;
+        the other engines compute in float64.
+    progress : ``callable(done, epochs, train_loss, bound)`` called between chunks.
     """
-    run_engine = engine_function(engine)
-    options = engine_options(engine, device, dtype)
-    x_arr, y_arr = as_xy(x, y, "training")
+    x_arr, y_arr = as_xy(x, y, "training", keep_float32=True, finite=False)
     if (x_val is None) != (y_val is None):
         raise GradstepError("pass both x_val and y_val, or neither")
     if x_val is not None:
-        x_val, y_val = as_xy(x_val, y_val, "validation")
+        x_val, y_val = as_xy(x_val, y_val, "validation", keep_float32=True)
         if x_val.shape[1] != x_arr.shape[1]:
             raise GradstepError(
                 f"validation x has {x_val.shape[1]} feature(s) but training x has "
                 f"{x_arr.shape[1]}; pass the same columns"
             )
     n, d = x_arr.shape
-    check_hyperparams(lr, epochs, batch_size, n, tol, seed)
+    check_hyperparams(lr, epochs, batch_size, n, tol, seed, start_epoch, d)
+    if dtype not in (None, "float32", "float64"):
+        raise GradstepError(f"dtype={dtype!r} is not known; use 'float32' or 'float64'")
+    batch = None if batch_size is None or batch_size >= n else int(batch_size)
+    settings = Settings(float(lr), batch, int(seed), record_steps, device, dtype)
+    spec = choose(engine, n, d, int(epochs), settings)
+    refuse(spec, settings)
     b0, w0 = initial_params(init, d, seed)
-    history = run_engine(
-        x_arr, y_arr, b0, w0.copy(),
-        lr=float(lr), epochs=int(epochs),
-        batch_size=None if batch_size is None else int(batch_size),
-        seed=int(seed), x_val=x_val, y_val=y_val, record_steps=record_steps,
-        tol=tol, start_epoch=int(start_epoch), **options,
+    started = time.perf_counter()
+    moments = None
+    if tol is not None or spec.capabilities.cost == "stats":
+        from gradstep.moments import Moments
+
+        moments = Moments.from_data(x_arr, y_arr)  # also refuses NaN and inf
+    else:
+        check_finite(x_arr, y_arr)
+    data = Data(x_arr, y_arr, x_val, y_val)
+    prepared = prepare(spec.name, data, settings, int(epochs), moments)
+    prepare_seconds = time.perf_counter() - started
+    certificate = None
+    if tol is not None:
+        from gradstep.policies import Certificate
+
+        certificate = Certificate(moments)
+    outcome = descend(
+        prepared, b0, w0.copy(), start_epoch=int(start_epoch), epochs=int(epochs),
+        rules=Rules(tol=tol), certificate=certificate, progress=progress,
     )  # fmt: skip
+    history = outcome.history
+    extra = {**prepared.timings, "prepare_seconds": prepare_seconds}
+    extra["seconds"] = time.perf_counter() - started
+    extra["stop_reason"] = outcome.reason
+    if certificate is not None:
+        extra["bound"] = outcome.bound
+        extra["condition_number"] = certificate.condition
     return FitResult(
         intercept=float(history.b[-1]),
         coef=history.w[-1].copy(),
         history=history,
         init_b=b0,
         init_w=w0,
-        engine=engine,
+        engine=spec.name,
         lr=float(lr),
         epochs=int(epochs),
         batch_size=batch_size,
+        extra=extra,
     )

@@ -76,14 +76,23 @@ def make_data(
     return SyntheticData(x, y, idx[:n_train], idx[n_train:], float(true_b), true_w_arr)
 
 
-def as_xy(x, y, what: str = "training") -> tuple[np.ndarray, np.ndarray]:
+def as_xy(
+    x, y, what: str = "training", *, keep_float32: bool = False, finite: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate and convert to float64 ``x`` of shape (n, d) and ``y`` of shape (n,).
 
-    A 1-D ``x`` is one feature; ``y`` may be (n,) or (n, 1).
+    A 1-D ``x`` is one feature; ``y`` may be (n,) or (n, 1). ``keep_float32``: float32
+    arrays stay float32 (no copy; the engines accumulate in float64). ``finite=False``
+    leaves the NaN/inf check to the caller (the statistics pass finds them for free).
     """
+    for name, value in (("x", x), ("y", y)):
+        if np.iscomplexobj(value):
+            raise GradstepError(
+                f"{what} {name} holds complex numbers; pass real values (e.g. the .real part)"
+            )
     try:
-        x_arr = np.asarray(x, dtype=np.float64)
-        y_arr = np.asarray(y, dtype=np.float64)
+        x_arr = _as_float(x, keep_float32)
+        y_arr = _as_float(y, keep_float32)
     except (TypeError, ValueError) as exc:
         raise GradstepError(f"{what} data must be numeric arrays: {exc}") from None
     if x_arr.ndim == 1:
@@ -109,9 +118,21 @@ def as_xy(x, y, what: str = "training") -> tuple[np.ndarray, np.ndarray]:
         raise GradstepError(
             f"{what} data has {x_arr.shape[0]} point(s); gradient descent needs at least 2"
         )
-    _check_finite(x_arr, f"{what} x")
-    _check_finite(y_arr, f"{what} y")
+    if finite:
+        check_finite(x_arr, y_arr, what)
     return x_arr, y_arr
+
+
+def _as_float(value, keep_float32: bool) -> np.ndarray:
+    if keep_float32 and isinstance(value, np.ndarray) and value.dtype == np.float32:
+        return value
+    return np.asarray(value, dtype=np.float64)
+
+
+def check_finite(x: np.ndarray, y: np.ndarray, what: str = "training") -> None:
+    """Refuse NaN or inf in ``x`` or ``y``, naming the first one."""
+    _check_finite(x, f"{what} x")
+    _check_finite(y, f"{what} y")
 
 
 def _check_finite(arr: np.ndarray, name: str) -> None:

@@ -5,36 +5,21 @@ model in the original units. The defaults are meant to behave like
 ``LinearRegression`` on an ordinary, unscaled table:
 
 * **Standardisation** (``standardize=True``): the columns of ``X`` *and* the target
-  are centred and scaled by their standard deviation before the descent, so the
-  step size and the tolerance do not depend on the units. Fitting
-  :math:`y_s = b' + Z w'` with :math:`Z = (X - \mu)/\sigma`, :math:`y_s = (y - m)/s`
-  is the model :math:`w = s\,w'/\sigma`, :math:`b = m + s\,b' - \mu \cdot w`.
-  A constant column gets coefficient 0 (the intercept already covers it).
-* **Step size** (``lr="auto"``): from the spectrum of the Hessian of the MSE,
-  :math:`H = \tfrac2n [1, Z]^\top [1, Z]`, with largest eigenvalue :math:`L` and
-  smallest positive one :math:`\mu`: full batch uses :math:`\min(2/(L + \mu), 1.5/L)`.
-  :math:`2/(L + \mu)` is the fastest fixed step for a quadratic (each epoch shrinks
-  the distance to the least-squares answer by :math:`(\kappa - 1)/(\kappa + 1)`,
-  :math:`\kappa = L/\mu`), but on nearly collinear data it leaves the stiffest
-  direction oscillating almost undamped; with the cap its error halves every epoch,
-  so predictions are good even when the poorly determined directions are not;
-  mini-batches of b points use :math:`1/(2\mathcal L(b))` with the expected
-  smoothness :math:`\mathcal L(b) = \frac{n(b-1)}{b(n-1)} L + \frac{n-b}{b(n-1)} L_{\max}`,
-  :math:`L_{\max} = \max_i 2\lVert(1, z_i)\rVert^2` (Gower et al., 2019).
-* **Stopping** (``tol``): for full batch, ``tol`` is a *certified* accuracy. An
-  epoch moves the parameters by :math:`\Delta = \eta\, g`, and the distance to the
-  least-squares answer is at most :math:`\lVert g\rVert/\mu`, so the descent stops
-  (``gradstep.fit``'s own rule, with its tolerance set to
-  :math:`\mathrm{tol}\cdot\eta\mu/\sqrt{d+1}`) once every standardised parameter is
-  provably within ``tol * max(1, max|parameter|)`` of the least-squares answer.
-  With mini-batches the steps never settle (constant-step SGD hovers around the
-  answer), so the descent stops when the epoch's training loss has not improved by
-  a relative ``tol`` for ``n_iter_no_change`` epochs. ``max_iter`` caps the epochs;
-  reaching it issues a ``ConvergenceWarning``.
+  are centred and scaled (:class:`gradstep.policies.Scaler`) before the descent, so
+  the step size and the tolerance do not depend on the units; a constant column
+  gets coefficient 0.
+* **Step size** (``lr="auto"``), **stopping** (``tol``, a certified accuracy) and
+  **patience**: the shared rules of :mod:`gradstep.policies`, the same as
+  ``gradstep.fit`` and ``gradstep train``. With mini-batches constant-step descent
+  hovers around the answer and cannot certify a small ``tol``, so it also stops
+  when the exact training loss has not reached a new best for ``n_iter_no_change``
+  epochs. ``max_iter`` caps the epochs; reaching it issues a ``ConvergenceWarning``.
+* **Engine** (``engine="auto"``): the fastest exact engine (``gradstep.engines``);
+  ``engine_`` says which ran.
 
-Measured with the defaults (full batch, ``tol=1e-6``; ``tests/test_estimator.py``
-checks the first three), the relative error ``|(b, w) - (b*, w*)| / |(b*, w*)|``
-against ``numpy.linalg.lstsq``:
+Measured with full batch and ``tol=1e-6`` (the default is now 1e-8;
+``tests/test_estimator.py`` checks the first three), the relative error
+``|(b, w) - (b*, w*)| / |(b*, w*)|`` against ``numpy.linalg.lstsq``:
 
 ========================================================  =====  ======  =======
 data (rows x columns)                                     kappa  epochs  error
@@ -62,150 +47,41 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from gradstep.api import fit as gd_fit
+from gradstep.api import check_hyperparams
+from gradstep.drive import Rules, descend
+from gradstep.engines import Data, Settings, prepare
 from gradstep.errors import GradstepError
+from gradstep.moments import Moments
+from gradstep.policies import (
+    DEFAULT_TOL,
+    Certificate,
+    Scaler,
+    auto_lr,
+    largest_row_curvature,
+)
 from gradstep.result import History
-from gradstep.scaling import Standardizer
-
-# Updates per gradstep.fit call: the stopping rules are checked between calls, and
-# the chunks double from FIRST_CHUNK to MAX_CHUNK (whole epochs, at least one).
-FIRST_CHUNK = 100
-MAX_CHUNK = 10_000
 
 
-class _Scaling:
-    """The internal units: standardised X (constant columns zeroed) and target."""
+@dataclass
+class _Problem:
+    """One call's data in the internal units, and what the descent needs from it."""
 
-    def __init__(self, x_scaler: Standardizer, constant: np.ndarray, y_mean: float, y_scale: float):
-        self.x_scaler, self.constant = x_scaler, constant
-        self.y_mean, self.y_scale = y_mean, y_scale
+    scaler: Scaler
+    z: np.ndarray
+    y: np.ndarray
+    moments: Moments  # of (z, y)
+    validation: tuple[np.ndarray, np.ndarray] | None
 
-    @classmethod
-    def learn(cls, x: np.ndarray, y: np.ndarray, standardize: bool) -> _Scaling:
-        d = x.shape[1]
-        if not standardize:
-            return cls(Standardizer(np.zeros(d), np.ones(d)), np.zeros(d, bool), 0.0, 1.0)
-        mean, std = x.mean(axis=0), x.std(axis=0)
-        constant = std <= 1e-12 * np.maximum(1.0, np.abs(mean))
-        y_mean, y_std = float(y.mean()), float(y.std())
-        y_scale = 1.0 if y_std <= 1e-12 * max(1.0, abs(y_mean)) else y_std
-        return cls(Standardizer(mean, np.where(constant, 1.0, std)), constant, y_mean, y_scale)
-
-    def design(self, x: np.ndarray) -> np.ndarray:
-        z = self.x_scaler.transform(x)
-        z[:, self.constant] = 0.0
-        return z
-
-    def target(self, y: np.ndarray) -> np.ndarray:
-        return (y - self.y_mean) / self.y_scale
-
-    def to_original(self, b, w) -> tuple[np.ndarray, np.ndarray]:
-        """Scaled ``b`` (k,) and ``w`` (k, d) -> original units, row by row."""
-        w_orig = self.y_scale * np.asarray(w) / self.x_scaler.scale
-        return self.y_mean + self.y_scale * np.asarray(b) - w_orig @ self.x_scaler.mean, w_orig
-
-    def to_scaled(self, b: float, w: np.ndarray) -> tuple[float, np.ndarray]:
-        w = np.asarray(w, dtype=np.float64)
-        w_scaled = np.where(self.constant, 0.0, w * self.x_scaler.scale / self.y_scale)
-        b_scaled = (b + self.x_scaler.mean @ w - self.y_mean) / self.y_scale
-        return float(b_scaled), w_scaled
-
-    def same_as(self, other: _Scaling) -> bool:
-        return (
-            np.array_equal(self.x_scaler.mean, other.x_scaler.mean)
-            and np.array_equal(self.x_scaler.scale, other.x_scaler.scale)
-            and np.array_equal(self.constant, other.constant)
-            and (self.y_mean, self.y_scale) == (other.y_mean, other.y_scale)
-        )
-
-
-def spectrum(z: np.ndarray) -> tuple[float, float, float]:
-    r"""``(L, mu, L_max)`` of the MSE Hessian :math:`\frac2n [1, Z]^\top [1, Z]`.
-
-    ``L`` and ``mu`` are its largest and smallest positive eigenvalues (eigenvalues
-    below ``L * size * eps`` count as zero: directions the data cannot determine);
-    ``L_max`` is the largest one-point curvature :math:`2\lVert(1, z_i)\rVert^2`.
-    """
-    n = z.shape[0]
-    design = np.column_stack([np.ones(n), z])
-    gram = design.T @ design if n >= design.shape[1] else design @ design.T
-    eigenvalues = np.linalg.eigvalsh(gram * (2.0 / n))
-    top = float(eigenvalues[-1])
-    positive = eigenvalues[eigenvalues > top * len(eigenvalues) * np.finfo(float).eps]
-    l_max = float(2.0 * (design**2).sum(axis=1).max())
-    return top, float(positive[0]), l_max
-
-
-def auto_lr(top: float, mu: float, l_max: float, n: int, batch: int | None) -> float:
-    """The step size ``lr="auto"`` picks (see the module docstring)."""
-    if batch is None:
-        # 2/(L + mu) is the fastest fixed step, but as mu/L -> 0 it leaves the stiffest
-        # direction oscillating undamped; capped at 1.5/L that error still halves each epoch
-        return min(2.0 / (top + mu), 1.5 / top)
-    smallest = n % batch or batch  # the last, smallest batch is the least smooth
-    expected = (n * (smallest - 1) * top + (n - smallest) * l_max) / (smallest * (n - 1))
-    return 1.0 / (2.0 * expected)
-
-
-class _Plateau:
-    """Stop when a loss has not fallen below ``best * (1 - tol)`` for ``patience`` epochs."""
-
-    def __init__(self, tol: float, patience: int):
-        self.tol, self.patience = tol, patience
-        self.best, self.waited = math.inf, 0
-
-    def first_stop(self, losses: np.ndarray) -> int | None:
-        """Index into ``losses`` of the epoch after which to stop, or None."""
-        for i, loss in enumerate(losses):
-            if loss < self.best * (1.0 - self.tol):
-                self.waited = 0
-            else:
-                self.waited += 1
-            self.best = min(self.best, loss)
-            if self.waited >= self.patience:
-                return i
-        return None
-
-
-def _losses(history: History, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The MSE on ``(z, y)`` at the parameters after each epoch, in blocks of epochs.
-
-    Used for the validation loss, and for the mini-batch stopping rule (the full
-    training loss is a steadier signal than the mean of the mini-batch losses).
-    """
-    out = np.empty(history.epochs)
-    block = max(1, 1_000_000 // len(y))
-    for start in range(0, history.epochs, block):
-        rows = slice(start, start + block)
-        error = history.b[rows, None] + history.w[rows] @ z.T - y
-        out[rows] = (error**2).mean(axis=1)
-    return out
-
-
-def _truncate(history: History, epochs: int) -> History:
-    val = None if history.val_loss is None else history.val_loss[:epochs]
-    return History(
-        history.b[:epochs], history.w[:epochs], history.train_loss[:epochs], val,
-        converged=history.converged, first_epoch=history.first_epoch,
-    )  # fmt: skip
-
-
-def _concat(histories: list[History]) -> History:
-    has_val = all(h.val_loss is not None for h in histories)
-    return History(
-        np.concatenate([h.b for h in histories]),
-        np.concatenate([h.w for h in histories]),
-        np.concatenate([h.train_loss for h in histories]),
-        np.concatenate([h.val_loss for h in histories]) if has_val else None,
-        converged=histories[-1].converged,
-        first_epoch=histories[0].first_epoch,
-    )
+    @property
+    def active(self) -> np.ndarray:
+        return ~self.scaler.constant
 
 
 def _seed_from(random_state) -> int:
@@ -247,11 +123,11 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     max_iter : int, default=100_000
         The most epochs a call to ``fit`` runs; reaching it without meeting ``tol``
         (or the early-stopping rule) issues a ``ConvergenceWarning``.
-    tol : float or None, default=1e-6
-        Full batch: stop once the standardised parameters are certified to be
-        within ``tol * max(1, max|parameter|)`` of the least-squares answer (see
-        the module docstring). Mini-batches: stop when the epoch's training loss
-        has not improved by a relative ``tol`` for ``n_iter_no_change`` epochs.
+    tol : float or None, default=1e-8 (``gradstep.policies.DEFAULT_TOL``)
+        Stop once the internal parameters are certified to be within
+        ``tol * max(1, max|parameter|)`` of the least-squares answer
+        (``gradstep.policies``). Mini-batches also stop when the exact training loss
+        has not reached a new best for ``n_iter_no_change`` epochs.
         ``None`` runs exactly ``max_iter`` epochs.
     batch_size : int or None, default=None
         None for batch descent; k for mini-batches of k points, reshuffled every
@@ -263,7 +139,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         the raw parameters.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their MSE has
-        not improved by a relative ``tol`` for ``n_iter_no_change`` epochs.
+        not reached a new best for ``n_iter_no_change`` epochs.
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=5
     random_state : int, None, RandomState or Generator, default=0
@@ -274,8 +150,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         ``fit`` continues from the previous ``coef_`` and ``intercept_`` (and, on the
         same data, continues the descent exactly: two warm fits of k epochs equal
         one fit of 2k).
-    engine : str, default="numpy"
-        The gradstep engine that runs the epochs (``gradstep.api.ENGINES``).
+    engine : str, default="auto"
+        The gradstep engine that runs the epochs (``gradstep.engines.names()``);
+        "auto" picks the fastest exact one.
     device, dtype : str or None, default=None
         Passed to ``gradstep.fit`` when set (the torch engines). In float32 the
         default ``tol`` may be out of reach; use dtype="float64" or a larger tol.
@@ -294,9 +171,14 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     stop_reason_ : str
         "tol", "train_loss" (mini-batch plateau), "val_loss" (early stopping),
         "max_iter" or "partial_fit".
+    certified_bound_ : float or None
+        The certified relative distance of the internal parameters to least squares
+        after the last call (inf when the data is too ill-conditioned to certify).
+    engine_ : str
+        The engine that ran the last call.
     lr_ : float
         The learning rate used (internal units).
-    scaler_ : gradstep.scaling.Standardizer or None
+    scaler_ : gradstep.policies.Scaler or None
         The column means and scales used (None when ``standardize=False``); constant
         columns have scale 1 and coefficient 0.
     n_features_in_ : int
@@ -308,7 +190,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self,
         lr="auto",
         max_iter=100_000,
-        tol=1e-6,
+        tol=DEFAULT_TOL,
         batch_size=None,
         standardize=True,
         early_stopping=False,
@@ -316,7 +198,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         n_iter_no_change=5,
         random_state=0,
         warm_start=False,
-        engine="numpy",
+        engine="auto",
         device=None,
         dtype=None,
     ):
@@ -353,36 +235,39 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             )
         seed = self._seed if warm else _seed_from(self.random_state)
         x_train, y_train, x_val, y_val = self._split(X, y, seed)
-        scaling = _Scaling.learn(x_train, y_train, self.standardize)
-        z = scaling.design(x_train)
-        batch = self._batch(len(z))
-        lr, engine_tol, kappa = self._step(z, batch)
-        if warm and scaling.same_as(self._scaling):
+        problem = self._problem(x_train, y_train, None, x_val, y_val)
+        batch = self._batch(len(problem.z))
+        lr = self._lr(problem, batch)
+        if warm and _same(problem.scaler, self._scaler):
             b0, w0 = self._b_scaled, self._w_scaled  # continue exactly, no round trip
         elif warm:
-            b0, w0 = scaling.to_scaled(self.intercept_, self.coef_)
+            b0, w0 = problem.scaler.to_scaled(self.intercept_, self.coef_)
         else:
             b0, w0 = 0.0, np.zeros(X.shape[1])
-        watchers = {}
-        if batch is not None and self.tol is not None:
-            watchers["train_loss"] = _Plateau(self.tol, self.n_iter_no_change)
+        patience, monitor = None, "val_loss"
         if self.early_stopping:
-            watchers["val_loss"] = _Plateau(self.tol or 0.0, self.n_iter_no_change)
-        validation = None if x_val is None else (scaling.design(x_val), scaling.target(y_val))
-        b, w, history, reason = self._descend(
-            z, scaling.target(y_train), b0, w0, lr=lr, batch=batch, seed=seed,
-            epochs=self.max_iter, start_epoch=self._epoch if warm else 0,
-            tol=engine_tol, watchers=watchers, validation=validation,
+            patience = self.n_iter_no_change
+        elif batch is not None and self.tol is not None:
+            patience, monitor = self.n_iter_no_change, "full_loss"
+        outcome = self._descend(
+            problem, b0, w0, lr=lr, batch=batch, seed=seed, epochs=self.max_iter,
+            start_epoch=self._epoch if warm else 0,
+            rules=Rules(self.tol, patience, monitor),
         )  # fmt: skip
-        self._store(scaling, b, w, history, lr, seed, append=warm)
-        self.n_iter_ = history.epochs
+        reason = {"tol": "tol", "epochs": "max_iter"}.get(outcome.reason)
+        reason = reason or ("val_loss" if monitor == "val_loss" else "train_loss")
+        self._store(problem, outcome.history, lr, seed, append=warm)
+        self.n_iter_ = outcome.history.epochs
         self.converged_ = reason != "max_iter"
         self.stop_reason_ = reason
+        self.certified_bound_ = outcome.bound
         if reason == "max_iter" and (self.tol is not None or self.early_stopping):
+            certificate = self._certificate
+            why = "" if certificate.certifiable else f"; {certificate.advice()}"
             warnings.warn(
                 f"GDRegressor did not converge in max_iter={self.max_iter} epochs "
-                f"(condition number {kappa:.3g}, lr={lr:.3g}); increase max_iter, raise "
-                "tol, or remove nearly collinear features",
+                f"(condition number {certificate.condition:.3g}, lr={lr:.3g}); increase "
+                f"max_iter, raise tol, or remove nearly collinear features{why}",
                 ConvergenceWarning,
                 stacklevel=2,
             )
@@ -404,22 +289,25 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             self, X, y, dtype=np.float64, y_numeric=True, ensure_min_samples=2, reset=first
         )
         if first:
-            scaling = _Scaling.learn(X, y, self.standardize)
+            problem = self._problem(X, y, None, None, None)
             b0, w0, start, seed = 0.0, np.zeros(X.shape[1]), 0, _seed_from(self.random_state)
         else:
-            scaling, b0, w0 = self._scaling, self._b_scaled, self._w_scaled
+            problem = self._problem(X, y, self._scaler, None, None)
+            b0, w0 = self._b_scaled, self._w_scaled
             start, seed = self._epoch, self._seed
-        z = scaling.design(X)
-        batch = self._batch(len(z))
-        lr, tol, _ = self._step(z, batch, lr_cap=None if first else self.lr_)
-        b, w, history, reason = self._descend(
-            z, scaling.target(y), b0, w0, lr=lr, batch=batch, seed=seed, epochs=1,
-            start_epoch=start, tol=tol, watchers={}, validation=None,
+        batch = self._batch(len(problem.z))
+        lr = self._lr(problem, batch)
+        if not first and self.lr == "auto":
+            lr = min(lr, self.lr_)
+        outcome = self._descend(
+            problem, b0, w0, lr=lr, batch=batch, seed=seed, epochs=1,
+            start_epoch=start, rules=Rules(self.tol),
         )  # fmt: skip
-        self._store(scaling, b, w, history, lr, seed, append=not first)
+        self._store(problem, outcome.history, lr, seed, append=not first)
         self.n_iter_ = 1
-        self.converged_ = reason == "tol"
-        self.stop_reason_ = "tol" if reason == "tol" else "partial_fit"
+        self.converged_ = outcome.reason == "tol"
+        self.stop_reason_ = "tol" if outcome.reason == "tol" else "partial_fit"
+        self.certified_bound_ = outcome.bound
         return self
 
     def predict(self, X):
@@ -436,80 +324,59 @@ class GDRegressor(RegressorMixin, BaseEstimator):
 
     # -- the descent ------------------------------------------------------------
 
-    def _descend(
-        self, z, y, b, w, *, lr, batch, seed, epochs, start_epoch, tol, watchers, validation
-    ):
-        """Run ``gradstep.fit`` in growing chunks, checking the stopping rules between."""
-        options = {} if self.device is None else {"device": self.device}
-        if self.dtype is not None or self.engine != "numpy":
-            options["dtype"] = self.dtype or "float64"  # least-squares accuracy needs it
-        steps_per_epoch = 1 if batch is None else math.ceil(len(z) / batch)
-        histories, done, chunk, reason = [], 0, FIRST_CHUNK, "max_iter"
-        while done < epochs:
-            chunk_epochs = min(max(1, chunk // steps_per_epoch), epochs - done)
-            result = gd_fit(
-                z, y, lr=lr, epochs=chunk_epochs, batch_size=batch,
-                init=(b, w), seed=seed, engine=self.engine,
-                tol=tol, start_epoch=start_epoch + done, **options,
-            )  # fmt: skip
-            history, stop = result.history, None
-            if validation is not None:  # computed here, so one validation row is enough
-                history.val_loss = _losses(history, *validation)
-            for name, watcher in watchers.items():
-                losses = getattr(history, name) if name == "val_loss" else _losses(history, z, y)
-                at = watcher.first_stop(losses)
-                if at is not None and (stop is None or at < stop):
-                    stop, reason = at, name
-            if stop is not None:
-                history = _truncate(history, stop + 1)
-            elif history.converged:
-                reason = "tol"
-            b, w = float(history.b[-1]), np.array(history.w[-1], dtype=np.float64)
-            histories.append(history)
-            done += history.epochs
-            if reason != "max_iter":
-                break
-            chunk = min(2 * chunk, MAX_CHUNK)
-        history = _concat(histories)
-        history.converged = reason != "max_iter" if tol is not None or watchers else None
-        return b, w, history, reason
+    def _problem(self, x, y, scaler, x_val, y_val) -> _Problem:
+        """The data in internal units; ``scaler`` None learns one (or the identity)."""
+        raw = Moments.from_data(x, y)
+        if scaler is None:
+            scaler = Scaler.learn(raw, features=self.standardize, target=self.standardize)
+        validation = None
+        if x_val is not None:
+            validation = (scaler.x(x_val), scaler.y(y_val))
+        return _Problem(scaler, scaler.x(x), scaler.y(y), scaler.moments(raw), validation)
 
-    def _store(self, scaling, b, w, history, lr, seed, *, append):
-        b_hist, w_hist = scaling.to_original(history.b, history.w)
-        s2 = scaling.y_scale**2
-        val = None if history.val_loss is None else history.val_loss * s2
+    def _lr(self, problem: _Problem, batch: int | None) -> float:
+        if self.lr != "auto":
+            return float(self.lr)
+        l_max = None if batch is None else largest_row_curvature(problem.z)
+        return auto_lr(problem.moments, batch, l_max, problem.active)
+
+    def _descend(self, problem: _Problem, b, w, *, lr, batch, seed, epochs, start_epoch, rules):
+        """Prepare the engine once for this data and let the driver run it."""
+        dtype = self.dtype
+        if dtype is None and self.engine.startswith("torch-"):
+            dtype = "float64"  # least-squares accuracy needs it
+        settings = Settings(lr, batch, seed, False, self.device or "auto", dtype)
+        n, d = problem.z.shape
+        check_hyperparams(lr, epochs, batch, n, None, seed, start_epoch, d)
+        data = Data(problem.z, problem.y, *(problem.validation or (None, None)))
+        engine = prepare(self.engine, data, settings, epochs, problem.moments)
+        self._certificate = Certificate(problem.moments, problem.active)
+        self.engine_ = engine.name
+        return descend(
+            engine, float(b), np.asarray(w, dtype=np.float64), start_epoch=start_epoch,
+            epochs=epochs, rules=rules, certificate=self._certificate,
+        )  # fmt: skip
+
+    def _store(self, problem: _Problem, history: History, lr, seed, *, append):
+        scaler = problem.scaler
+        b_hist, w_hist = scaler.to_original(history.b, history.w)
+        val = None if history.val_loss is None else scaler.loss_to_original(history.val_loss)
         converted = History(
-            b_hist, w_hist, history.train_loss * s2, val,
+            b_hist, w_hist, scaler.loss_to_original(history.train_loss), val,
             converged=history.converged, first_epoch=history.first_epoch,
         )  # fmt: skip
         if append:
-            converted = _concat([self.history_, converted])
+            converted = History.concat([self.history_, converted])
         self.history_ = converted
-        self._scaling, self._b_scaled, self._w_scaled = scaling, b, w
+        b, w = float(history.b[-1]), history.w[-1].copy()
+        self._scaler, self._b_scaled, self._w_scaled = scaler, b, w
         self._seed, self._epoch = seed, history.first_epoch - 1 + history.epochs
         self.lr_ = lr
-        self.scaler_ = scaling.x_scaler if self.standardize else None
-        intercept, coef = scaling.to_original(b, w)
+        self.scaler_ = scaler if self.standardize else None
+        intercept, coef = scaler.to_original(b, w)
         self.intercept_, self.coef_ = float(intercept), np.asarray(coef, dtype=np.float64)
 
     # -- helpers -------------------------------------------------------------------
-
-    def _step(self, z, batch, lr_cap=None) -> tuple[float, float | None, float]:
-        """``(lr, engine_tol, condition_number)`` for a descent on ``z``.
-
-        ``engine_tol`` is ``gradstep.fit``'s tolerance that certifies ``self.tol``
-        (full batch only): ``tol * lr * mu / sqrt(d + 1)``.
-        """
-        top, mu, l_max = spectrum(z)
-        if self.lr != "auto":
-            lr = float(self.lr)
-        else:
-            lr = auto_lr(top, mu, l_max, len(z), batch)
-            lr = lr if lr_cap is None else min(lr, lr_cap)
-        engine_tol = None
-        if batch is None and self.tol is not None:
-            engine_tol = max(self.tol * lr * mu / math.sqrt(z.shape[1] + 1), 1e-300)
-        return lr, engine_tol, top / mu
 
     def _batch(self, n: int) -> int | None:
         return None if self.batch_size is None or self.batch_size >= n else int(self.batch_size)
@@ -561,3 +428,12 @@ class GDRegressor(RegressorMixin, BaseEstimator):
                 f"random_state={state!r} must be a whole number >= 0, None, "
                 "or a numpy RandomState/Generator, e.g. random_state=0"
             )
+
+
+def _same(a: Scaler, b: Scaler) -> bool:
+    return (
+        np.array_equal(a.x_mean, b.x_mean)
+        and np.array_equal(a.x_scale, b.x_scale)
+        and np.array_equal(a.constant, b.constant)
+        and (a.y_mean, a.y_scale) == (b.y_mean, b.y_scale)
+    )

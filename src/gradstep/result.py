@@ -34,6 +34,40 @@ class History:
     def epochs(self) -> int:
         return len(self.train_loss)
 
+    def head(self, epochs: int) -> History:
+        """The first ``epochs`` epochs (and the steps taken in them, when recorded)."""
+        steps = None
+        if self.step_b is not None:
+            per_epoch = (len(self.step_b) - 1) // max(1, self.epochs)
+            steps = slice(0, epochs * per_epoch + 1)
+        return History(
+            self.b[:epochs], self.w[:epochs], self.train_loss[:epochs],
+            None if self.val_loss is None else self.val_loss[:epochs],
+            None if steps is None else self.step_b[steps],
+            None if steps is None else self.step_w[steps],
+            converged=self.converged, first_epoch=self.first_epoch,
+        )  # fmt: skip
+
+    @classmethod
+    def concat(cls, parts: list[History]) -> History:
+        """Consecutive histories as one (steps joined without repeating a start)."""
+        if len(parts) == 1:
+            return parts[0]
+        has_val = all(h.val_loss is not None for h in parts)
+        has_steps = all(h.step_b is not None for h in parts)
+        return cls(
+            np.concatenate([h.b for h in parts]),
+            np.concatenate([h.w for h in parts]),
+            np.concatenate([h.train_loss for h in parts]),
+            np.concatenate([h.val_loss for h in parts]) if has_val else None,
+            np.concatenate([parts[0].step_b[:1], *(h.step_b[1:] for h in parts)])
+            if has_steps else None,
+            np.concatenate([parts[0].step_w[:1], *(h.step_w[1:] for h in parts)])
+            if has_steps else None,
+            converged=parts[-1].converged,
+            first_epoch=parts[0].first_epoch,
+        )  # fmt: skip
+
     def rows(self) -> list[dict[str, float]]:
         """One dict per epoch (epoch, b, w_0.., train_loss, val_loss), e.g. for CSV."""
         out = []

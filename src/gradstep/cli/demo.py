@@ -25,11 +25,11 @@ import click
 def demo(out_dir: str, epochs: int, lr: float, as_json: bool) -> None:
     """Run the document's walkthrough on its own data and print every step."""
     from gradstep.cli.demo_text import format_walkthrough
-    from gradstep.graph import render_graph
     from gradstep.plots.demo_figures import write_demo_figures
     from gradstep.report import write_demo_report
-    from gradstep.torch_walkthrough import run_torch_walkthrough
-    from gradstep.walkthrough import run_walkthrough
+    from gradstep.tutorial.graph import render_graph
+    from gradstep.tutorial.torch_walkthrough import run_torch_walkthrough
+    from gradstep.tutorial.walkthrough import run_walkthrough
 
     walk = run_walkthrough(epochs=epochs, lr=lr)
     out = Path(out_dir)

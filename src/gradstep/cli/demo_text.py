@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradstep.walkthrough import DOCUMENT_PRINTED_FIRST_LOSS, Walkthrough
+from gradstep.tutorial.walkthrough import DOCUMENT_PRINTED_FIRST_LOSS, Walkthrough
 
 
 def _arr(value) -> str:
@@ -68,8 +68,8 @@ def format_walkthrough(
 
 
 def format_torch_part(tw) -> list[str]:
-    """The PyTorch part (a ``gradstep.torch_walkthrough.TorchWalkthrough``), line by line."""
-    from gradstep.torch_walkthrough import VARIANT_TITLES
+    """The PyTorch part (``tutorial.torch_walkthrough.TorchWalkthrough``), line by line."""
+    from gradstep.tutorial.torch_walkthrough import VARIANT_TITLES
 
     b, w = tw.init_b.clone().requires_grad_(), tw.init_w.clone().requires_grad_()
     numpy_ref = tw.numpy_same_start

@@ -16,7 +16,7 @@ import click
 )
 def graph(out_dir: str) -> None:
     """Draw the autograd graph of the demo's first loss: b + x @ w, then the MSE."""
-    from gradstep.graph import render_graph
+    from gradstep.tutorial.graph import render_graph
 
     files, note = render_graph(out_dir)
     for name, path in files.items():

@@ -1,6 +1,6 @@
 """Every figure of the walkthrough, written for ``gradstep demo``.
 
-The descents the figures show come from ``gradstep.demo_runs`` (run once, passed
+The descents the figures show come from ``gradstep.tutorial.demo_runs`` (run once, passed
 in); the functions here only draw and save.
 """
 
@@ -75,11 +75,11 @@ def draw_demo_figures(walk, runs) -> dict:
 def write_demo_figures(walk, out_dir, runs=None, dpi: int = 100) -> dict[str, Path]:
     """Write every demo figure as ``out_dir/NAME.png``; return ``{name: path}``.
 
-    ``walk`` is ``gradstep.walkthrough.run_walkthrough()``'s result and ``runs``
-    ``gradstep.demo_runs.run_demo_runs(walk)``'s (run here when not given).
+    ``walk`` is ``gradstep.tutorial.walkthrough.run_walkthrough()``'s result and ``runs``
+    ``gradstep.tutorial.demo_runs.run_demo_runs(walk)``'s (run here when not given).
     """
     if runs is None:
-        from gradstep.demo_runs import run_demo_runs
+        from gradstep.tutorial.demo_runs import run_demo_runs
 
         runs = run_demo_runs(walk)
     out = Path(out_dir)

@@ -71,7 +71,7 @@ def find_graph(folder: Path) -> tuple[tuple[bytes, str] | None, str]:
 
 
 def demo_report_input(walk, out_dir=None) -> ReportInput:
-    """The report of ``gradstep.walkthrough.run_walkthrough()``'s result."""
+    """The report of ``gradstep.tutorial.walkthrough.run_walkthrough()``'s result."""
     data, trained, hist = walk.data, walk.trained, walk.trained.history
     cf_b, cf_w = walk.closed_form
     sk_b, sk_w = walk.sklearn
@@ -114,7 +114,7 @@ def demo_report_input(walk, out_dir=None) -> ReportInput:
 
 
 def _walkthrough_rows(walk) -> list[tuple[str, str, str]]:
-    from gradstep.walkthrough import DOCUMENT_PRINTED_FIRST_LOSS
+    from gradstep.tutorial.walkthrough import DOCUMENT_PRINTED_FIRST_LOSS
 
     def arr(v):
         return str(np.atleast_1d(np.asarray(v, dtype=np.float64)))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gradstep.defaults import DEFAULT_TOL
 from gradstep.errors import GradstepError
 
 if sys.version_info >= (3, 11):
@@ -32,7 +33,6 @@ else:  # pragma: no cover - Python 3.10
 
 DEFAULT_LR = "auto"
 DEFAULT_EPOCHS = 100_000
-DEFAULT_TOL = 1e-10
 DEFAULT_VAL_FRACTION = 0.2
 DEFAULT_SEED = 42
 RUNS_FOLDER = "runs"
@@ -113,9 +113,9 @@ def _optional_count(what: str) -> Callable[[Any], int | None]:
 
 
 def _tol(value) -> float:
-    number = _number(value, "must be a number >= 0 (0: run every epoch), e.g. 1e-10")
+    number = _number(value, "must be a number >= 0 (0: run every epoch), e.g. 1e-8")
     if number < 0:
-        raise _Bad("must be a number >= 0 (0: run every epoch), e.g. 1e-10")
+        raise _Bad("must be a number >= 0 (0: run every epoch), e.g. 1e-8")
     return number
 
 
@@ -170,7 +170,7 @@ OPTIONS: dict[str, Option] = {
     "features": Option(None, _features, locked=True),
     "format": Option(None, _format),
     "drop_missing": Option(False, _flag, locked=True),
-    "engine": Option("numpy", _text, locked=True),
+    "engine": Option("auto", _text, locked=True),
     "device": Option("auto", _text),
     "dtype": Option(None, _dtype, locked=True),
     "lr": Option(DEFAULT_LR, _lr, locked=True),
@@ -343,23 +343,25 @@ def check_consistent(options: TrainOptions) -> None:
         raise GradstepError(
             "standard input ('-') is read as CSV, so --format parquet cannot be used with it"
         )
-    from gradstep.api import ENGINES
+    from gradstep.engines import AUTO, REGISTRY
 
-    if options.engine not in ENGINES:
+    if options.engine != AUTO and options.engine not in REGISTRY:
         raise GradstepError(
-            f"--engine {options.engine!r} is not known; choose one of {', '.join(ENGINES)}"
+            f"--engine {options.engine!r} is not known; choose auto or one of {', '.join(REGISTRY)}"
         )
-    if not options.engine.startswith("torch-"):
-        if options.device not in ("auto", "cpu"):
-            raise GradstepError(
-                f"--device {options.device} needs a torch engine, but --engine "
-                f"{options.engine} runs on the CPU; pass --engine torch-autograd, or drop --device"
-            )
-        if options.dtype == "float32":
-            raise GradstepError(
-                f"--dtype float32 needs a torch engine, but --engine {options.engine} computes "
-                "in float64; pass --engine torch-autograd, or drop --dtype"
-            )
+    if options.engine == AUTO:
+        return
+    caps = REGISTRY[options.engine].capabilities
+    if "cuda" not in caps.devices and options.device not in ("auto", "cpu"):
+        raise GradstepError(
+            f"--device {options.device} needs a torch engine, but --engine "
+            f"{options.engine} runs on the CPU; pass --engine torch-autograd, or drop --device"
+        )
+    if options.dtype is not None and options.dtype not in caps.dtypes:
+        raise GradstepError(
+            f"--dtype {options.dtype} needs a torch engine, but --engine {options.engine} "
+            "computes in float64; pass --engine torch-autograd, or drop --dtype"
+        )
 
 
 def default_out(data: str) -> str:

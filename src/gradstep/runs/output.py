@@ -82,7 +82,7 @@ class SavedModel:
 def scaler_payload(scaler) -> dict | None:
     if scaler is None:
         return None
-    return {"mean": [float(v) for v in scaler.mean], "scale": [float(v) for v in scaler.scale]}
+    return scaler.to_dict()
 
 
 def metrics_table(history: History) -> tuple[list[str], np.ndarray]:

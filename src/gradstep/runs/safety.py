@@ -145,9 +145,10 @@ def run_lock(out: Path) -> Iterator[None]:
 def lock_if_inside(run_dir, target) -> contextlib.AbstractContextManager:
     """:func:`run_lock` on ``run_dir`` when ``target`` (None: the default) is inside it;
     for ``gradstep plot`` and ``report``, which write into a run folder by default."""
-    inside = target is None or Path(os.path.realpath(run_dir)) in (
-        Path(os.path.realpath(target)) / "x"
-    ).parents
+    inside = (
+        target is None
+        or Path(os.path.realpath(run_dir)) in (Path(os.path.realpath(target)) / "x").parents
+    )
     return run_lock(Path(run_dir)) if inside else contextlib.nullcontext()
 
 

@@ -1,15 +1,16 @@
 r"""Training a run of ``gradstep train``: the numbers, never the files.
 
 * :func:`prepare` turns the chosen columns into a :class:`Problem`: a seeded
-  train/validation split, checks (enough rows, no constant feature, no number so
-  large that squaring it overflows) and, when asked, standardisation fitted on
-  the training rows only.
-* :func:`auto_lr` is the default step size, :math:`1/L`, with :math:`L` the
-  largest curvature of the loss the descent sees (see its docstring).
-* :func:`train` runs :func:`gradstep.fit` in chunks from the start or from a
-  saved :class:`Progress` (batches are seeded per ``(seed, epoch)``, so resuming
-  needs only the parameters, the epoch and the seed and continues exactly), and
-  applies early stopping on the validation loss.
+  train/validation split, checks (enough rows, no number so large that squaring
+  it overflows), the training rows' statistics and the shared scaler
+  (:mod:`gradstep.policies`: features standardised unless ``--scale false``, a
+  constant feature gets coefficient 0).
+* :func:`auto_lr` is the shared default step size (:func:`gradstep.policies.auto_lr`).
+* :func:`train` hands the engine to the one driver (:func:`gradstep.drive.descend`)
+  from the start or from a saved :class:`Progress` (batches are seeded per
+  ``(seed, epoch)``, so resuming needs only the parameters, the epoch and the seed
+  and continues exactly), with the certified ``tol`` and early stopping on the
+  validation loss.
 * :func:`summarise` compares the result with least squares on the same training
   rows and measures it.
 
@@ -24,15 +25,19 @@ from functools import cached_property
 
 import numpy as np
 
-from gradstep.api import fit
+from gradstep import policies
 from gradstep.closed_form import least_squares
+from gradstep.drive import Rules, descend
+from gradstep.engines import Data
+from gradstep.engines import Settings as EngineSettings
+from gradstep.engines import prepare as prepare_engine
 from gradstep.errors import DivergenceError, GradstepError
 from gradstep.metrics import regression_metrics
+from gradstep.moments import Moments
+from gradstep.policies import Certificate, Patience, Scaler
 from gradstep.result import History
-from gradstep.scaling import Standardizer
 from gradstep.table import Selection
 
-CHUNK_EPOCHS = 1000  # epochs per gradstep.fit call (early stopping and progress between)
 # Squaring a number above this overflows float64 once summed over many rows.
 LARGEST_VALUE = 1e150
 MIN_VAL_ROWS = 2  # a validation loss over fewer rows is not worth holding them back
@@ -53,7 +58,8 @@ class Problem:
     y_val: np.ndarray | None
     train_rows: np.ndarray
     val_rows: np.ndarray
-    scaler: Standardizer | None
+    scaler: Scaler | None  # None: the descent sees the features as they are
+    moments: Moments  # of the training rows, original units
 
     @property
     def d(self) -> int:
@@ -62,13 +68,27 @@ class Problem:
     @cached_property
     def z_train(self) -> np.ndarray:
         """The training features as the descent sees them (standardised or not)."""
-        return self.x_train if self.scaler is None else self.scaler.transform(self.x_train)
+        return self.x_train if self.scaler is None else self.scaler.x(self.x_train)
 
     @cached_property
     def z_val(self) -> np.ndarray | None:
         if self.x_val is None or self.scaler is None:
             return self.x_val
-        return self.scaler.transform(self.x_val)
+        return self.scaler.x(self.x_val)
+
+    @cached_property
+    def descent_moments(self) -> Moments:
+        """The statistics of the data the descent sees (no second pass over it)."""
+        return self.moments if self.scaler is None else self.scaler.moments(self.moments)
+
+    @property
+    def constant(self) -> np.ndarray:
+        """Features with no spread on the training rows (their coefficient is 0)."""
+        return np.zeros(self.d, bool) if self.scaler is None else self.scaler.constant
+
+    @cached_property
+    def certificate(self) -> Certificate:
+        return Certificate(self.descent_moments, ~self.constant)
 
     @cached_property
     def fingerprint(self) -> str:
@@ -84,7 +104,8 @@ class Problem:
         """Descent-unit parameters in the original units of the features."""
         if self.scaler is None:
             return float(b), np.asarray(w, dtype=np.float64).copy()
-        return self.scaler.to_original(b, w)
+        b_orig, w_orig = self.scaler.to_original(b, w)
+        return float(b_orig), np.asarray(w_orig, dtype=np.float64)
 
 
 # ------------------------------------------------------------------ preparing
@@ -123,10 +144,12 @@ def prepare(
             "or more rows" + (" (or --val-fraction 0)" if val.size else "")
         )
     x_train, y_train = x[train], y[train]
-    check_not_constant(x_train, names)
     check_magnitude(x, y, names, selection.target)
     use_scaler = d > 1 if scale == "auto" else bool(scale)
-    scaler = Standardizer.fit(x_train, names) if use_scaler else None
+    moments = Moments.from_data(x_train, y_train)
+    scaler = Scaler.learn(moments, features=use_scaler, target=False)
+    if scaler.is_identity:
+        scaler = None
     has_val = val.size > 0
     return Problem(
         features=list(names),
@@ -138,19 +161,8 @@ def prepare(
         train_rows=train,
         val_rows=val,
         scaler=scaler,
+        moments=moments,
     )
-
-
-def check_not_constant(x_train: np.ndarray, names: list[str]) -> None:
-    """A constant feature cannot be scaled, and duplicates the intercept: name it."""
-    spread = x_train.max(axis=0) - x_train.min(axis=0)
-    constant = np.flatnonzero(spread == 0)
-    if constant.size:
-        j = int(constant[0])
-        raise GradstepError(
-            f"feature {names[j]!r} is constant ({x_train[0, j]:g}) on the training rows, so it "
-            "cannot be scaled and adds nothing the intercept does not; leave it out of --features"
-        )
 
 
 def check_magnitude(x: np.ndarray, y: np.ndarray, names: list[str], target: str) -> None:
@@ -168,30 +180,18 @@ def check_magnitude(x: np.ndarray, y: np.ndarray, names: list[str], target: str)
 
 
 def auto_lr(problem: Problem, batch_size: int | None) -> float:
-    r"""The default step size, :math:`1/L`, which cannot diverge.
-
-    With :math:`A = [1, Z]` (ones, then the features the descent sees, over the
-    :math:`n` training rows), the MSE has Hessian :math:`H = \tfrac2n A^\top A`.
-    Full batch: :math:`L = \lambda_{\max}(H)`. Mini-batches of :math:`k < n` rows:
-    a batch's Hessian is bounded by :math:`L = \tfrac2k \sum \lVert a_i\rVert^2`
-    over the :math:`k` rows with the largest :math:`\lVert a_i\rVert`, which holds
-    for every batch.
-    """
-    z = problem.z_train
-    n = z.shape[0]
+    """The shared default step size for the data the descent sees."""
+    l_max = None
+    if batch_size is not None and batch_size < problem.z_train.shape[0]:
+        l_max = policies.largest_row_curvature(problem.z_train)
     with np.errstate(over="ignore", invalid="ignore"):
-        if batch_size is None or batch_size >= n:
-            design = np.column_stack([np.ones(n), z])
-            curvature = 2.0 * float(np.linalg.eigvalsh(design.T @ design / n)[-1])
-        else:
-            norms = np.sort(1.0 + np.sum(z * z, axis=1))[::-1]
-            curvature = 2.0 * float(np.sum(norms[:batch_size])) / batch_size
-    if not np.isfinite(curvature) or curvature <= 0:
+        lr = policies.auto_lr(problem.descent_moments, batch_size, l_max, ~problem.constant)
+    if not np.isfinite(lr) or lr <= 0:
         raise DivergenceError(
             "the descent would overflow: the features are too large to compute a step size; "
             "rescale them (or pass --scale)"
         )
-    return 1.0 / curvature
+    return lr
 
 
 # ------------------------------------------------------------------- training
@@ -206,7 +206,7 @@ class Settings:
     tol: float | None
     batch_size: int | None
     seed: int
-    engine: str = "numpy"
+    engine: str = "auto"
     device: str = "auto"
     dtype: str | None = None
     patience: int | None = None  # early stopping on the validation loss
@@ -224,6 +224,8 @@ class Progress:
     converged: bool | None = None
     stopped_early: bool = False
     best_epoch: int | None = None
+    engine: str | None = None  # the engine that ran (engine "auto" picks one)
+    bound: float | None = None  # certified relative distance to least squares, at the end
 
     @property
     def epoch(self) -> int:
@@ -244,26 +246,6 @@ class Progress:
 
 def empty_history(d: int, with_val: bool) -> History:
     return History(np.empty(0), np.empty((0, d)), np.empty(0), np.empty(0) if with_val else None)
-
-
-def concat_histories(first: History, second: History) -> History:
-    val = None if first.val_loss is None else np.concatenate([first.val_loss, second.val_loss])
-    return History(
-        np.concatenate([first.b, second.b]),
-        np.concatenate([first.w, second.w]),
-        np.concatenate([first.train_loss, second.train_loss]),
-        val,
-        converged=second.converged,
-        first_epoch=first.first_epoch,
-    )
-
-
-def truncate(history: History, epochs: int) -> History:
-    val = None if history.val_loss is None else history.val_loss[:epochs]
-    return History(
-        history.b[:epochs], history.w[:epochs], history.train_loss[:epochs], val,
-        converged=history.converged, first_epoch=history.first_epoch,
-    )  # fmt: skip
 
 
 def early_stop(val_loss: np.ndarray, patience: int) -> tuple[int | None, int | None]:
@@ -306,43 +288,44 @@ def check_resumable(start: Progress, settings: Settings, stored_tol: float | Non
 def train(problem: Problem, settings: Settings, start: Progress | None = None, progress=None):
     """Run the descent up to ``settings.epochs`` epochs in all; return its :class:`Progress`.
 
-    Starts at ``b = 0, w = 0`` (descent units) or continues ``start``. Stops early when
-    an epoch moves no parameter by more than ``tol * max(1, max|parameter|)``
-    (converged), or, with ``patience``, when the validation loss has not improved
-    for ``patience`` epochs. ``progress(epochs_done, epochs_cap, train_loss)`` is
-    called after each chunk.
+    Starts at ``b = 0, w = 0`` (descent units) or continues ``start``. Stops early once
+    the parameters are certified within ``tol`` of least squares (converged), or, with
+    ``patience``, when the validation loss has not reached a new best for ``patience``
+    epochs. ``progress(epochs_done, epochs_cap, train_loss)`` is called between chunks.
     """
     with_val = problem.x_val is not None
     state = start or Progress(empty_history(problem.d, with_val))
-    history = state.history
-    while history.epochs < settings.epochs:
-        b, w = Progress(history).params()
-        chunk = run_chunk(problem, settings, history.epochs, (b, w))
-        history = concat_histories(history, chunk)
-        if settings.patience is not None and with_val:
-            stop, best = early_stop(history.val_loss, settings.patience)
-            if stop is not None:
-                converged = False if settings.tol is not None else None
-                return Progress(truncate(history, stop), converged, True, best)
-        if chunk.converged:
-            break
-        if progress is not None:
-            progress(history.epochs, settings.epochs, float(history.train_loss[-1]))
-    converged = bool(history.converged) if settings.tol is not None else None
-    best = early_stop(history.val_loss, settings.patience)[1] if settings.patience else None
-    return Progress(history, converged, False, best)
-
-
-def run_chunk(problem: Problem, settings: Settings, done: int, init) -> History:
-    epochs = min(CHUNK_EPOCHS, settings.epochs - done)
-    result = fit(
-        problem.z_train, problem.y_train,
-        lr=settings.lr, epochs=epochs, batch_size=settings.batch_size, init=init,
-        seed=settings.seed, x_val=problem.z_val, y_val=problem.y_val,
-        engine=settings.engine, tol=settings.tol, start_epoch=done,
-        device=settings.device, dtype=settings.dtype,
+    done = state.history.epochs
+    patience = None
+    if settings.patience is not None and with_val:
+        patience = Patience(settings.patience)
+        patience.first_stop(state.history.val_loss)  # what a resumed run already saw
+    engine = prepare_engine(
+        settings.engine,
+        Data(problem.z_train, problem.y_train, problem.z_val, problem.y_val),
+        EngineSettings(settings.lr, settings.batch_size, settings.seed, False,
+                       settings.device, settings.dtype),
+        settings.epochs,
+        problem.descent_moments,
     )  # fmt: skip
-    return result.history
+    report = None
+    if progress is not None:
+
+        def report(chunk_done, _total, loss, _bound):
+            progress(done + chunk_done, settings.epochs, loss)
+
+    b, w = state.params()
+    outcome = descend(
+        engine, b, w, start_epoch=done, epochs=settings.epochs - done,
+        rules=Rules(settings.tol, settings.patience if with_val else None),
+        certificate=problem.certificate, patience=patience, progress=report,
+    )  # fmt: skip
+    history = History.concat([state.history, outcome.history]) if done else outcome.history
+    stopped_early = outcome.reason == "patience"
+    converged = None if settings.tol is None else outcome.reason == "tol"
+    history.converged = converged
+    best = outcome.best_epoch if patience is not None else None
+    return Progress(history, converged, stopped_early, best, engine.name, outcome.bound)
 
 
 # ------------------------------------------------------------------ summarising
@@ -393,7 +376,10 @@ def summarise(problem: Problem, state: Progress, settings: Settings) -> dict:
         "best_epoch": state.best_epoch,
         "lr": settings.lr,
         "batch_size": settings.batch_size,
-        "engine": settings.engine,
+        "engine": state.engine or settings.engine,
+        "certified_bound": state.bound,
+        "condition_number": problem.certificate.condition,
+        "constant_features": [n for n, c in zip(names, problem.constant, strict=True) if c],
         "scaled": problem.scaler is not None,
         "init": {"b": 0.0, "w": [0.0] * problem.d},
         "train_loss": train_metrics["mse"],

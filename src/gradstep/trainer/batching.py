@@ -1,7 +1,7 @@
 """Batches for the Trainer: in-memory tensors sliced by a seeded permutation, or a DataLoader.
 
 In-memory input is converted once per ``fit`` (:func:`input_tensor`) and cut by
-:func:`gradstep.torch_gd.epoch_batches` (``numpy_gd.batch_indices`` on the device):
+:func:`gradstep.engines.torch_loop.epoch_batches` (``steps.batch_indices`` on the device):
 one permutation per epoch from ``(seed, epoch)``, moved to the device once, then
 slices, exactly as the torch engines take them. No per-sample
 ``Dataset.__getitem__`` and no collation, which is what makes a DataLoader
@@ -15,12 +15,12 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from gradstep.engines.torch_loop import epoch_batches
 from gradstep.errors import GradstepError
-from gradstep.torch_gd import epoch_batches
 
 
 class ArrayBatches:
-    """In-memory batches: one permutation per epoch (``torch_gd.epoch_batches``), then slices."""
+    """In-memory batches: one permutation per epoch (``torch_loop.epoch_batches``), then slices."""
 
     generators: list = []
 

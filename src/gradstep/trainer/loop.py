@@ -5,7 +5,7 @@ the book's loop (forward, loss, backward, step, zero the gradients) over
 mini-batches, records the losses, validates, checkpoints and predicts.
 
 Randomness. Array input is cut into batches by
-:func:`gradstep.numpy_gd.batch_indices` with the trainer's ``seed`` and the epoch
+:func:`gradstep.steps.batch_indices` with the trainer's ``seed`` and the epoch
 number, so the Trainer sees the same batches as every other gradstep engine.
 Each epoch runs with PyTorch's default generator (CPU, and the model's CUDA
 device) seeded from ``(seed, epoch)``; the user's generator state is saved before
@@ -34,10 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradstep import numpy_gd
+from gradstep import steps
 from gradstep.checkpoint import CheckpointError, load_tree, save_tree
+from gradstep.engines.torch_loop import check_shapes, resolve_device
 from gradstep.errors import DivergenceError, GradstepError
-from gradstep.torch_gd import check_shapes, resolve_device
 from gradstep.trainer.batching import ArrayBatches, LoaderBatches, input_tensor, is_loader
 from gradstep.trainer.callbacks import (
     CheckpointSaver,
@@ -307,7 +307,7 @@ class Trainer:
 
     def _divergence(self, what: str, value, step: int) -> DivergenceError:
         lr = float(self.optimizer.param_groups[0]["lr"])
-        error = numpy_gd.divergence_error(what, value, self.epoch + 1, step, lr)
+        error = steps.divergence_error(what, value, self.epoch + 1, step, lr)
         return DivergenceError(f"{error}; the model keeps its last finite parameters")
 
     def _params_finite(self) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gradstep import numpy_gd
+from gradstep import steps
 from gradstep.api import fit, initial_params
 from gradstep.closed_form import least_squares, sklearn_least_squares
 from gradstep.data import SyntheticData, make_data
@@ -80,11 +80,11 @@ def run_walkthrough(epochs: int = 1000, lr: float = 0.1, seed: int = 42) -> Walk
     data = make_data(seed=seed)
     x_train, y_train = data.x_train, data.y_train
     b, w = initial_params("random", d=1, seed=seed)
-    y_hat = numpy_gd.predict(b, w, x_train)
+    y_hat = steps.predict(b, w, x_train)
     error = y_hat - y_train
-    loss = numpy_gd.mse_loss(y_hat, y_train)
-    b_grad, w_grad = numpy_gd.gradients(x_train, error)
-    b_new, w_new = numpy_gd.update(b, w, b_grad, w_grad, lr)
+    loss = steps.mse_loss(y_hat, y_train)
+    b_grad, w_grad = steps.gradients(x_train, error)
+    b_new, w_new = steps.update(b, w, b_grad, w_grad, lr)
     trained = fit(
         x_train, y_train, lr=lr, epochs=epochs, init=(b, w), seed=seed,
         x_val=data.x_val, y_val=data.y_val,

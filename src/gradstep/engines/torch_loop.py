@@ -10,7 +10,7 @@ r"""The document's descent in PyTorch, four ways, each an engine of ``gradstep.f
   ``b`` and ``w`` as ``nn.Parameter``\ s.
 * ``torch-linear``: ``nn.Sequential(nn.Linear(d, 1))``.
 
-All four take their batches from :func:`gradstep.numpy_gd.batch_indices`, so given
+All four take their batches from :func:`gradstep.steps.batch_indices`, so given
 the same start and seed they follow the NumPy engine step for step (to rounding).
 Every loss goes through :func:`checked_loss`, which refuses predictions and targets
 of different shapes instead of letting them broadcast.
@@ -25,9 +25,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradstep import numpy_gd
+from gradstep.engines.base import Data, Engine, Settings
 from gradstep.errors import GradstepError
 from gradstep.result import History
+from gradstep.steps import batch_indices, divergence_error
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -254,8 +255,8 @@ class TorchRun:
 
 
 def epoch_batches(n: int, batch_size, seed: int, epoch: int, device):
-    """``numpy_gd.batch_indices`` moved to ``device`` once per epoch."""
-    parts = list(numpy_gd.batch_indices(n, batch_size, seed, epoch))
+    """``steps.batch_indices`` moved to ``device`` once per epoch."""
+    parts = list(batch_indices(n, batch_size, seed, epoch))
     if isinstance(parts[0], slice):
         yield parts[0]
         return
@@ -268,6 +269,103 @@ def epoch_batches(n: int, batch_size, seed: int, epoch: int, device):
 
 def _all_finite(params: torch.Tensor) -> bool:
     return bool(torch.isfinite(params).all())
+
+
+def _to_numpy(values: torch.Tensor) -> np.ndarray:
+    return values.detach().to("cpu", torch.float64).numpy()
+
+
+class TorchEngine(Engine):
+    """The descent written the PyTorch way (``variant``, a key of :data:`VARIANTS`).
+
+    Prepared once: the data is converted and moved to the device a single time and
+    kept there for every later ``run``. Each ``run`` builds the variant's tensors or
+    module from ``(b, w)`` (plain SGD has no state of its own to carry over), keeps the
+    parameter history on the device until the end and reads each step's loss back to
+    check for divergence where the NumPy engine does.
+    """
+
+    variant = "?"
+
+    def __init__(self, data: Data, settings: Settings):
+        super().__init__(data, settings)
+        self.device, self.dtype = resolve_device(settings.device), resolve_dtype(settings.dtype)
+        as_tensor = lambda a: torch.as_tensor(a, dtype=self.dtype, device=self.device)  # noqa: E731
+        self.x_t, self.y_t = as_tensor(data.x), as_tensor(data.y)
+        if data.has_val:
+            self.xv_t, self.yv_t = as_tensor(data.x_val), as_tensor(data.y_val)
+        self.model: _Variant | None = None
+
+    def run(self, b: float, w: np.ndarray, start_epoch: int, epochs: int) -> History:
+        lr, batch_size, seed = self.settings.lr, self.settings.batch_size, self.settings.seed
+        n, d = self.x_t.shape
+        model = self.model = VARIANTS[self.variant](b, w, lr, self.device, self.dtype)
+        y_t = model.targets(self.y_t)
+        yv_t = model.targets(self.yv_t) if self.data.has_val else None
+        param_hist = torch.empty((epochs, 1 + d), dtype=self.dtype, device=self.device)
+        val_hist = (
+            torch.empty(epochs, dtype=self.dtype, device=self.device) if self.data.has_val else None
+        )
+        train_loss = np.empty(epochs)
+        steps = [model.flat_params()] if self.settings.record_steps else None
+        for epoch in range(epochs):
+            number = start_epoch + epoch + 1
+            loss_sum, n_batches = 0.0, 0
+            batches = epoch_batches(n, batch_size, seed, number - 1, self.device)
+            for step, idx in enumerate(batches, 1):
+                loss = model.step(self.x_t[idx], y_t[idx]).item()
+                if not math.isfinite(loss):
+                    raise divergence_error("the loss", loss, number, step, lr)
+                params = model.flat_params()
+                if not _all_finite(params):
+                    raise divergence_error("a parameter", "non-finite", number, step, lr)
+                loss_sum += loss
+                n_batches += 1
+                if steps is not None:
+                    steps.append(params)
+            param_hist[epoch] = model.flat_params()
+            train_loss[epoch] = loss_sum / n_batches
+            if val_hist is not None:
+                with torch.no_grad():
+                    val_hist[epoch] = model.loss(self.xv_t, yv_t)
+        params = _to_numpy(param_hist)
+        step_params = _to_numpy(torch.stack(steps)) if steps is not None else None
+        return History(
+            params[:, 0].copy(),
+            params[:, 1:].copy(),
+            train_loss,
+            None if val_hist is None else _to_numpy(val_hist),
+            None if step_params is None else step_params[:, 0].copy(),
+            None if step_params is None else step_params[:, 1:].copy(),
+            first_epoch=start_epoch + 1,
+        )
+
+
+class TorchAutograd(TorchEngine):
+    """Engine ``torch-autograd``: autograd by hand, update under ``torch.no_grad()``."""
+
+    name = variant = "torch-autograd"
+
+
+class TorchOptim(TorchEngine):
+    """Engine ``torch-optim``: ``optim.SGD`` with ``nn.MSELoss``."""
+
+    name = variant = "torch-optim"
+
+
+class TorchModule(TorchEngine):
+    """Engine ``torch-module``: an ``nn.Module`` holding ``b`` and ``w``."""
+
+    name = variant = "torch-module"
+
+
+class TorchLinear(TorchEngine):
+    """Engine ``torch-linear``: ``nn.Sequential(nn.Linear(d, 1))``."""
+
+    name = variant = "torch-linear"
+
+
+ENGINE_CLASSES = {cls.variant: cls for cls in (TorchAutograd, TorchOptim, TorchModule, TorchLinear)}
 
 
 def descend(
@@ -284,94 +382,22 @@ def descend(
     x_val: np.ndarray | None = None,
     y_val: np.ndarray | None = None,
     record_steps: bool = False,
-    tol: float | None = None,
     start_epoch: int = 0,
     device: str = "auto",
     dtype: str | None = None,
 ) -> TorchRun:
-    """Run ``variant`` (a key of :data:`VARIANTS`) like ``numpy_gd.run``; keep the module.
+    """Run ``variant`` (a key of :data:`VARIANTS`) for ``epochs`` epochs; keep the module.
 
-    The parameter history stays on the device until the end; each step's loss is
-    read back to check for divergence where the NumPy engine does. The history
-    comes back as float64 NumPy arrays.
+    The tutorial uses this to show the trained ``nn.Module``; ``gradstep.fit`` runs
+    the same engines through the driver.
     """
-    if variant not in VARIANTS:
+    if variant not in ENGINE_CLASSES:
         raise GradstepError(
-            f"variant={variant!r} is not known; choose one of {', '.join(VARIANTS)}"
+            f"variant={variant!r} is not known; choose one of {', '.join(ENGINE_CLASSES)}"
         )
-    dev, dt = resolve_device(device), resolve_dtype(dtype)
-    n, d = x.shape
-    model = VARIANTS[variant](b, w, lr, dev, dt)
-    x_t = torch.as_tensor(x, dtype=dt, device=dev)
-    y_t = model.targets(torch.as_tensor(y, dtype=dt, device=dev))
-    if x_val is not None:
-        xv_t = torch.as_tensor(x_val, dtype=dt, device=dev)
-        yv_t = model.targets(torch.as_tensor(y_val, dtype=dt, device=dev))
-    param_hist = torch.empty((epochs, 1 + d), dtype=dt, device=dev)
-    val_hist = torch.empty(epochs, dtype=dt, device=dev) if x_val is not None else None
-    train_loss = np.empty(epochs)
-    steps = [model.flat_params()] if record_steps else None
-    converged = False if tol is not None else None
-    run_epochs = epochs
-    for epoch in range(epochs):
-        number = start_epoch + epoch + 1
-        params_start = model.flat_params() if tol is not None else None
-        loss_sum, n_batches = 0.0, 0
-        for step, idx in enumerate(epoch_batches(n, batch_size, seed, number - 1, dev), 1):
-            loss = model.step(x_t[idx], y_t[idx]).item()
-            if not math.isfinite(loss):
-                raise numpy_gd.divergence_error("the loss", loss, number, step, lr)
-            params = model.flat_params()
-            if not _all_finite(params):
-                raise numpy_gd.divergence_error("a parameter", "non-finite", number, step, lr)
-            loss_sum += loss
-            n_batches += 1
-            if record_steps:
-                steps.append(params)
-        param_hist[epoch] = model.flat_params()
-        train_loss[epoch] = loss_sum / n_batches
-        if val_hist is not None:
-            with torch.no_grad():
-                val_hist[epoch] = model.loss(xv_t, yv_t)
-        if tol is not None:
-            old = params_start.double().cpu().numpy()
-            new = param_hist[epoch].double().cpu().numpy()
-            if numpy_gd.parameters_settled(old[0], old[1:], new[0], new[1:], tol):
-                converged, run_epochs = True, epoch + 1
-                break
-    params = _to_numpy(param_hist[:run_epochs])
-    step_params = _to_numpy(torch.stack(steps)) if record_steps else None
-    history = History(
-        params[:, 0].copy(),
-        params[:, 1:].copy(),
-        train_loss[:run_epochs],
-        None if val_hist is None else _to_numpy(val_hist[:run_epochs]),
-        None if step_params is None else step_params[:, 0].copy(),
-        None if step_params is None else step_params[:, 1:].copy(),
-        converged=converged,
-        first_epoch=start_epoch + 1,
+    engine = ENGINE_CLASSES[variant](
+        Data(x, y, x_val, y_val),
+        Settings(lr, batch_size, seed, record_steps, device, dtype),
     )
-    return TorchRun(history, model.module, dev, dt)
-
-
-def _to_numpy(values: torch.Tensor) -> np.ndarray:
-    return values.detach().to("cpu", torch.float64).numpy()
-
-
-def _engine(variant: str, doc: str):
-    def run(x, y, b, w, **options) -> History:
-        return descend(variant, x, y, b, w, **options).history
-
-    run.__name__ = run.__qualname__ = "run_" + variant.removeprefix("torch-")
-    run.__doc__ = (
-        f"Engine ``{variant}``: {doc}\n\n"
-        "Takes the arguments of :func:`gradstep.numpy_gd.run` plus ``device`` and\n"
-        "``dtype``; see :func:`descend`.\n"
-    )
-    return run
-
-
-run_autograd = _engine("torch-autograd", "autograd by hand, update under ``torch.no_grad()``.")
-run_optim = _engine("torch-optim", "``optim.SGD`` with ``nn.MSELoss``.")
-run_module = _engine("torch-module", "an ``nn.Module`` holding ``b`` and ``w``.")
-run_linear = _engine("torch-linear", "``nn.Sequential(nn.Linear(d, 1))``.")
+    history = engine.run(b, w, start_epoch, epochs)
+    return TorchRun(history, engine.model.module, engine.device, engine.dtype)

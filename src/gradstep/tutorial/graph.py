@@ -37,7 +37,7 @@ def loss_graph(seed: int = 42):
     import warnings
 
     from gradstep.data import make_data
-    from gradstep.torch_walkthrough import first_loss, seeded_b_w
+    from gradstep.tutorial.torch_walkthrough import first_loss, seeded_b_w
 
     with warnings.catch_warnings():
         # torchviz compares versions with the deprecated distutils.LooseVersion

@@ -1,7 +1,7 @@
 """The extra descents the demo's figures and report show, run once and handed over.
 
 Plots and reports never train: ``gradstep demo`` runs the walkthrough
-(``gradstep.walkthrough``) and these runs, then passes the results to
+(``gradstep.tutorial.walkthrough``) and these runs, then passes the results to
 ``gradstep.plots`` and ``gradstep.report``. Every run starts from the document's
 random ``(b, w)``.
 """
@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradstep.api import fit
+from gradstep.moments import Moments
+from gradstep.policies import Scaler
 from gradstep.quadratic import QuadraticLoss
 from gradstep.result import FitResult
-from gradstep.scaling import Standardizer
-from gradstep.walkthrough import Walkthrough
+from gradstep.tutorial.walkthrough import Walkthrough
 
 # batch sizes of the path comparison: label -> batch_size (None = all 80 points)
 PATH_BATCH_SIZES = {"batch": None, "mini-batch (16)": 16, "stochastic (1)": 1}
@@ -69,11 +70,11 @@ def run_demo_runs(
         )
         for label, size in PATH_BATCH_SIZES.items()
     }
-    scaler = Standardizer.fit(x_train)
+    scaler = Scaler.learn(Moments.from_data(x_train, y_train), target=False)
     versions = [
         ("original x", x_train, lr),
         ("x times 10", x_train * 10.0, lr / 10),
-        ("standardised x", scaler.transform(x_train), lr),
+        ("standardised x", scaler.x(x_train), lr),
     ]
     scaling = [
         ScalingRun(

@@ -3,7 +3,7 @@
 ``torch.manual_seed(42)`` then ``torch.randn(1)`` for ``b`` and again for ``w``
 (float32); the first loss and the gradients autograd finds; the gradients zeroed;
 then ``epochs`` epochs of batch descent with each of the four variants of
-``gradstep.torch_gd``, and ``nn.Linear(1, 1)`` as PyTorch initialises it after
+``gradstep.engines.torch_loop``, and ``nn.Linear(1, 1)`` as PyTorch initialises it after
 ``torch.manual_seed(42)``. PyTorch's global random state is left as it was: the
 draws come from a private generator seeded the same way (the same numbers).
 """
@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradstep import numpy_gd
-from gradstep.api import check_hyperparams
+from gradstep import steps
+from gradstep.api import check_hyperparams, fit
 from gradstep.data import SyntheticData, make_data
+from gradstep.engines.torch_loop import VARIANTS, checked_mse, descend
 from gradstep.result import History
-from gradstep.torch_gd import VARIANTS, checked_mse, descend
 
 # what each engine is, in the demo's words
 VARIANT_TITLES = {
@@ -143,9 +143,11 @@ def run_torch_walkthrough(epochs: int = 1000, lr: float = 0.1, seed: int = 42) -
         trained[name] = run.history
         if run.module is not None:
             state_dicts[name] = run.module.state_dict()
-    error = numpy_gd.predict(start_b, start_w, x_train) - y_train
-    np_b_grad, np_w_grad = numpy_gd.gradients(x_train, error)
-    numpy_same_start = numpy_gd.run(x_train, y_train, start_b, start_w.copy(), **options)
+    error = steps.predict(start_b, start_w, x_train) - y_train
+    np_b_grad, np_w_grad = steps.gradients(x_train, error)
+    numpy_same_start = fit(
+        x_train, y_train, init=(start_b, start_w), engine="numpy", **options
+    ).history
     return TorchWalkthrough(
         data=data, lr=lr, epochs=epochs, init_b=init_b, init_w=init_w,
         loss=loss, b_grad=b_grad, w_grad=w_grad,

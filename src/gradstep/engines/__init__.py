@@ -1,0 +1,87 @@
+"""The engine registry: every way gradstep can run the descent, and what each declares.
+
+Adding an engine is one module (a subclass of :class:`~gradstep.engines.base.Engine`)
+and one line here; ``tests/test_conformance.py`` then checks it against the plain
+loop in every mode it declares. Nothing heavy is imported until an engine is used.
+"""
+
+from __future__ import annotations
+
+from gradstep.engines.base import FULL, MINI, Capabilities, Data, Engine, Settings, Spec
+from gradstep.errors import GradstepError
+
+_BOTH = frozenset({FULL, MINI})
+_TORCH = Capabilities(_BOTH, frozenset({"cpu", "cuda"}), frozenset({"float32", "float64"}))
+
+REGISTRY: dict[str, Spec] = {
+    spec.name: spec
+    for spec in (
+        Spec("numpy", "gradstep.engines.numpy_loop:NumpyLoop", Capabilities(_BOTH),
+             "the document's loop: steps 1-4 in float64 NumPy"),
+        Spec("stats", "gradstep.engines.stats:StatsEngine",
+             Capabilities(frozenset({FULL}), cost="stats"),
+             "full batch from sufficient statistics: one pass, then O(d^2) per epoch"),
+        Spec("compiled", "gradstep.engines.compiled:CompiledEngine", Capabilities(_BOTH),
+             "mini-batch and stochastic steps in a compiled (numba) loop"),
+        Spec("torch-autograd", "gradstep.engines.torch_loop:TorchAutograd", _TORCH,
+             "tensors with requires_grad, backward(), the update under no_grad()"),
+        Spec("torch-optim", "gradstep.engines.torch_loop:TorchOptim", _TORCH,
+             "the same tensors with optim.SGD and nn.MSELoss"),
+        Spec("torch-module", "gradstep.engines.torch_loop:TorchModule", _TORCH,
+             "an nn.Module holding b and w as nn.Parameters"),
+        Spec("torch-linear", "gradstep.engines.torch_loop:TorchLinear", _TORCH,
+             "nn.Sequential(nn.Linear(d, 1))"),
+    )
+}  # fmt: skip
+AUTO = "auto"
+
+# engine="auto" keeps the plain loop for data of fewer values (rows x features): there,
+# loading the compiled kernels costs more than it saves. It depends on the data only, not
+# on the epochs asked for, so a resumed run continues on the engine it started on.
+AUTO_MIN_VALUES = 200_000
+
+__all__ = ["REGISTRY", "Capabilities", "Data", "Engine", "Settings", "Spec", "choose", "names",
+           "prepare", "spec"]  # fmt: skip
+
+
+def names() -> list[str]:
+    """The registered engines (``"auto"`` is not one: it picks one of these)."""
+    return list(REGISTRY)
+
+
+def spec(name: str) -> Spec:
+    if name not in REGISTRY:
+        raise GradstepError(
+            f"engine={name!r} is not known; choose 'auto' or one of {', '.join(REGISTRY)}"
+        )
+    return REGISTRY[name]
+
+
+def choose(name: str, n: int, d: int, epochs: int, settings: Settings) -> Spec:
+    """The engine to run: ``name``, or for ``"auto"`` the fastest exact one.
+
+    ``"auto"``: a torch engine when float32 or a GPU is asked for (only they compute
+    there); otherwise, from :data:`AUTO_MIN_VALUES` values on, ``stats`` for full batch
+    and ``compiled`` for mini-batches, and the plain ``numpy`` loop below it.
+    """
+    if name != AUTO:
+        return spec(name)
+    if settings.dtype == "float32" or settings.device not in ("auto", "cpu"):
+        return REGISTRY["torch-autograd"]
+    if n * d < AUTO_MIN_VALUES:
+        return REGISTRY["numpy"]
+    return REGISTRY["stats" if settings.batch_size is None else "compiled"]
+
+
+def prepare(name: str, data: Data, settings: Settings, epochs: int, moments=None) -> Engine:
+    """Choose (``"auto"`` included), check and prepare the engine for ``data``.
+
+    ``moments``: the data's :class:`~gradstep.moments.Moments` when the caller has them,
+    so an engine built on them does not pass over the data again.
+    """
+    from gradstep.engines.base import refuse
+
+    chosen = choose(name, data.n, data.d, epochs, settings)
+    refuse(chosen, settings)
+    kwargs = {"moments": moments} if chosen.capabilities.cost == "stats" else {}
+    return chosen.load()(data, settings, **kwargs)

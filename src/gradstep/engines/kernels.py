@@ -1,0 +1,195 @@
+r"""The compiled loops (numba) behind the ``stats`` and ``compiled`` engines.
+
+Every kernel reads float32 or float64 data and accumulates in float64. They are
+compiled on first use and cached on disk (``cache=True``), so later processes load
+them instead of compiling again. The formulas are those of :mod:`gradstep.moments`
+(statistics) and :mod:`gradstep.steps` (one mini-batch step); the conformance
+suite checks every engine built on them against the plain loop.
+
+Status codes returned by the epoch loops: 0 ok, 1 the loss became non-finite,
+2 a parameter did.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+OK, BAD_LOSS, BAD_PARAM = 0, 1, 2
+
+
+def chunk_rows(d: int) -> int:
+    """Rows per chunk of the statistics pass: a chunk stays in cache for its second read.
+
+    A function of ``d`` only, so the chunks (and the rounding) are the same for a table
+    however it is read.
+    """
+    return max(1024, (1 << 17) // (d + 1))
+
+
+@numba.njit(cache=True, parallel=True)
+def _chunk_moments(x, y, chunk):
+    n, d = x.shape
+    k = (n + chunk - 1) // chunk
+    counts = np.empty(k)
+    mx, my = np.zeros((k, d)), np.zeros(k)
+    sxx, sxy, syy = np.zeros((k, d, d)), np.zeros((k, d)), np.zeros(k)
+    for c in numba.prange(k):
+        lo = c * chunk
+        hi = min(lo + chunk, n)
+        m = hi - lo
+        counts[c] = m
+        sy = 0.0
+        sx = np.zeros(d)
+        for i in range(lo, hi):
+            sy += y[i]
+            for j in range(d):
+                sx[j] += x[i, j]
+        mean_y = sy / m
+        mean_x = sx / m
+        cxx = np.zeros((d, d))
+        cxy = np.zeros(d)
+        cyy = 0.0
+        dx = np.empty(d)
+        for i in range(lo, hi):
+            dy = y[i] - mean_y
+            cyy += dy * dy
+            for j in range(d):
+                dx[j] = x[i, j] - mean_x[j]
+                cxy[j] += dx[j] * dy
+            for j in range(d):
+                for l in range(j, d):  # noqa: E741
+                    cxx[j, l] += dx[j] * dx[l]
+        for j in range(d):
+            for l in range(j + 1, d):  # noqa: E741
+                cxx[l, j] = cxx[j, l]
+        mx[c], my[c] = mean_x, mean_y
+        sxx[c], sxy[c], syy[c] = cxx, cxy, cyy
+    return counts, mx, my, sxx, sxy, syy
+
+
+@numba.njit(cache=True)
+def _merge(counts, mx, my, sxx, sxy, syy):
+    """Chan's update, chunk after chunk in table order (sums, not means, of products)."""
+    n = counts[0]
+    mean_x, mean_y = mx[0].copy(), my[0]
+    cxx, cxy, cyy = sxx[0].copy(), sxy[0].copy(), syy[0]
+    for c in range(1, counts.shape[0]):
+        m = counts[c]
+        total = n + m
+        dx = mx[c] - mean_x
+        dy = my[c] - mean_y
+        f = n * m / total
+        cxx += sxx[c] + f * np.outer(dx, dx)
+        cxy += sxy[c] + f * dx * dy
+        cyy += syy[c] + f * dy * dy
+        mean_x += dx * (m / total)
+        mean_y += dy * (m / total)
+        n = total
+    return n, mean_x, mean_y, cxx / n, cxy / n, cyy / n
+
+
+def moments(x: np.ndarray, y: np.ndarray):
+    """``(n, mean_x, mean_y, sxx, sxy, syy)`` of :class:`gradstep.moments.Moments`."""
+    x = np.ascontiguousarray(x)
+    y = np.ascontiguousarray(y)
+    n, mean_x, mean_y, sxx, sxy, syy = _merge(*_chunk_moments(x, y, chunk_rows(x.shape[1])))
+    return int(n), mean_x, float(mean_y), sxx, sxy, float(syy)
+
+
+@numba.njit(cache=True)
+def _moment_loss(mean_x, mean_y, sxx, sxy, syy, b, w):
+    d = w.shape[0]
+    r = b - mean_y
+    spread = syy
+    for j in range(d):
+        r += mean_x[j] * w[j]
+        t = 0.0
+        for k in range(d):
+            t += sxx[j, k] * w[k]
+        spread += w[j] * t - 2.0 * w[j] * sxy[j]
+    return r * r + max(spread, 0.0)
+
+
+@numba.njit(cache=True)
+def stats_epochs(train, val, has_val, b, w, lr, out_b, out_w, out_loss, out_val):
+    """Full-batch epochs in O(d^2) each, from the moments (``train``/``val`` tuples).
+
+    Writes the parameters after each epoch, the loss before its update (also the
+    non-finite one it stops at) and the validation loss after it; returns ``(epochs_done, status)``.
+    """
+    mean_x, mean_y, sxx, sxy, syy = train
+    d = w.shape[0]
+    w = w.copy()
+    grad_w = np.empty(d)
+    for e in range(out_b.shape[0]):
+        loss = _moment_loss(mean_x, mean_y, sxx, sxy, syy, b, w)
+        out_loss[e] = loss
+        if not math.isfinite(loss):
+            return e, BAD_LOSS
+        r = b - mean_y
+        for j in range(d):
+            r += mean_x[j] * w[j]
+        for j in range(d):
+            t = 0.0
+            for k in range(d):
+                t += sxx[j, k] * w[k]
+            grad_w[j] = 2.0 * (mean_x[j] * r + t - sxy[j])
+        b = b - lr * (2.0 * r)
+        finite = math.isfinite(b)
+        for j in range(d):
+            w[j] -= lr * grad_w[j]
+            finite = finite and math.isfinite(w[j])
+        if not finite:
+            return e, BAD_PARAM
+        out_b[e] = b
+        out_w[e] = w
+        if has_val:
+            out_val[e] = _moment_loss(val[0], val[1], val[2], val[3], val[4], b, w)
+    return out_b.shape[0], OK
+
+
+@numba.njit(cache=True, nogil=True)
+def batch_epoch(x, y, order, batch_size, b, w, lr, step_b, step_w, record):
+    """One epoch of mini-batch steps over the rows in ``order``; the plain loop's arithmetic.
+
+    Updates ``w`` in place; returns ``(b, mean batch loss, status, step)``, where
+    ``step`` (1-based) is the failing step when ``status`` is not OK.
+    """
+    n, d = x.shape
+    grad_w = np.empty(d)
+    loss_sum = 0.0
+    steps = 0
+    for start in range(0, n, batch_size):
+        stop = min(start + batch_size, n)
+        m = stop - start
+        grad_b = 0.0
+        squares = 0.0
+        grad_w[:] = 0.0
+        for t in range(start, stop):
+            i = order[t]
+            error = b - y[i]
+            for j in range(d):
+                error += x[i, j] * w[j]
+            squares += error * error
+            grad_b += error
+            for j in range(d):
+                grad_w[j] += x[i, j] * error
+        steps += 1
+        loss = squares / m
+        if not math.isfinite(loss):
+            return b, loss, BAD_LOSS, steps
+        b = b - lr * (2.0 * grad_b / m)
+        finite = math.isfinite(b)
+        for j in range(d):
+            w[j] -= lr * (2.0 * grad_w[j] / m)
+            finite = finite and math.isfinite(w[j])
+        if not finite:
+            return b, loss, BAD_PARAM, steps
+        loss_sum += loss
+        if record:
+            step_b[steps] = b
+            step_w[steps] = w
+    return b, loss_sum / steps, OK, steps

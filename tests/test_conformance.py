@@ -1,0 +1,144 @@
+"""Every registered engine, in every mode it declares, against the plain NumPy loop.
+
+Parametrised over ``gradstep.engines.REGISTRY``: a new engine is covered by adding it
+there. The oracle is the ``numpy`` engine (steps 1-4 of the document in float64) from
+the same start with the same batches; ``tol`` is checked against least squares.
+"""
+
+import numpy as np
+import pytest
+
+import gradstep
+from gradstep import DivergenceError, GradstepError
+from gradstep.engines import FULL, MINI, REGISTRY
+
+RNG = np.random.default_rng(7)
+N, D = 240, 3
+X = RNG.normal(size=(N, D)) * [1.0, 2.0, 0.5] + [0.5, -1.0, 2.0]
+Y = 1.5 + X @ [2.0, -1.0, 0.5] + 0.1 * RNG.normal(size=N)
+X_VAL = RNG.normal(size=(40, D))
+Y_VAL = 1.5 + X_VAL @ [2.0, -1.0, 0.5]
+START = (0.3, np.array([0.1, -0.2, 0.05]))
+
+MODES = {"full": None, "mini-batch 16": 16, "stochastic": 1}
+
+
+def cases():
+    for name, spec in REGISTRY.items():
+        for mode, batch in MODES.items():
+            if (FULL if batch is None else MINI) not in spec.capabilities.batching:
+                continue
+            for dtype in sorted(spec.capabilities.dtypes):
+                yield pytest.param(name, batch, dtype, id=f"{name}-{mode}-{dtype}")
+
+
+def run(engine, batch, dtype="float64", **kwargs):
+    options = {"dtype": dtype, "device": "cpu"} if engine.startswith("torch-") else {}
+    kwargs.setdefault("epochs", 30 if batch != 1 else 4)
+    kwargs.setdefault("lr", 0.02)
+    kwargs.setdefault("init", START)
+    return gradstep.fit(X, Y, batch_size=batch, seed=3, x_val=X_VAL,
+                        y_val=Y_VAL, engine=engine, **options, **kwargs)  # fmt: skip
+
+
+@pytest.mark.parametrize(("engine", "batch", "dtype"), list(cases()))
+def test_follows_the_plain_loop(engine, batch, dtype):
+    oracle = run("numpy", batch, record_steps=True).history
+    got = run(engine, batch, dtype, record_steps=True)
+    assert got.engine == engine
+    h = got.history
+    rtol = 1e-12 if dtype == "float64" else 1e-5
+    assert h.epochs == oracle.epochs and h.first_epoch == oracle.first_epoch == 1
+    for name in ("b", "w", "train_loss", "val_loss", "step_b", "step_w"):
+        np.testing.assert_allclose(getattr(h, name), getattr(oracle, name), rtol=rtol,
+                                   atol=rtol * 1e-2, err_msg=name)  # fmt: skip
+
+
+@pytest.mark.parametrize(("engine", "batch", "dtype"), list(cases()))
+def test_continues_exactly_after_a_stop(engine, batch, dtype):
+    whole = run(engine, batch, dtype, epochs=6).history
+    first = run(engine, batch, dtype, epochs=2).history
+    rest = run(engine, batch, dtype, epochs=4, start_epoch=2,
+               init=(first.b[-1], first.w[-1])).history  # fmt: skip
+    assert rest.first_epoch == 3
+    np.testing.assert_array_equal(np.r_[first.b, rest.b], whole.b)
+    np.testing.assert_array_equal(np.vstack([first.w, rest.w]), whole.w)
+
+
+@pytest.mark.parametrize(
+    "engine", [n for n, s in REGISTRY.items() if FULL in s.capabilities.batching]
+)
+def test_stops_on_tol_at_the_same_epoch_and_is_certified(engine):
+    kwargs = {"dtype": "float64"} if engine.startswith("torch-") else {}
+    results = {
+        name: gradstep.fit(
+            X,
+            Y,
+            lr=0.05,
+            epochs=20_000,
+            init=START,
+            tol=1e-7,
+            engine=name,
+            **(kwargs if name == engine else {}),
+        )  # fmt: skip
+        for name in ("numpy", engine)
+    }
+    oracle, got = results["numpy"], results[engine]
+    assert got.history.converged is True and got.extra["stop_reason"] == "tol"
+    assert got.history.epochs == oracle.history.epochs < 20_000
+    b_star, w_star = gradstep.least_squares(X, Y)
+    theta, theta_star = np.r_[got.intercept, got.coef], np.r_[b_star, w_star]
+    assert np.abs(theta - theta_star).max() <= 1e-7 * max(1.0, np.abs(theta).max())
+
+
+@pytest.mark.parametrize(("engine", "batch", "dtype"),
+                         [c for c in cases() if c.values[2] == "float64"])  # fmt: skip
+def test_same_divergence_error_at_the_same_epoch_and_step(engine, batch, dtype):
+    lr = 3.0 if batch is None else 1.0
+    messages = []
+    for name in ("numpy", engine):
+        with pytest.raises(DivergenceError) as info:
+            run(name, batch, dtype, epochs=400, lr=lr)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+    assert "epoch" in messages[0] and "step" in messages[0]
+
+
+def test_the_history_content_is_the_same_kind_for_every_engine():
+    fields = {
+        name: {k: type(v) for k, v in vars(run(name, None, epochs=3).history).items()}
+        for name in REGISTRY
+        if FULL in REGISTRY[name].capabilities.batching
+    }
+    assert all(f == fields["numpy"] for f in fields.values())
+
+
+def test_float32_data_is_summed_in_float64():
+    """A float32 sum over 10^6 values drifts; the engines' float64 accumulation does not."""
+    rng = np.random.default_rng(0)
+    x = (1000.0 + rng.random((1_000_000, 1))).astype(np.float32)
+    y = (3.0 * x[:, 0] + 1.0).astype(np.float32)
+    exact = gradstep.fit(x.astype(np.float64), y.astype(np.float64), lr=1e-7, epochs=2,
+                         init=(0.0, [0.0]), engine="numpy")  # fmt: skip
+    for engine in ("stats", "compiled"):
+        got = gradstep.fit(x, y, lr=1e-7, epochs=2, init=(0.0, [0.0]), engine=engine)
+        np.testing.assert_allclose(got.history.w, exact.history.w, rtol=1e-12)
+        np.testing.assert_allclose(got.history.train_loss, exact.history.train_loss, rtol=1e-12)
+    # the test can fail: a running float32 sum of the same products is off by far more
+    running = np.cumsum(x[:, 0] * y, dtype=np.float32)[-1]
+    reference = (x[:, 0].astype(np.float64) * y.astype(np.float64)).sum()
+    assert abs(running - reference) / reference > 1e-6
+
+
+def test_auto_picks_an_engine_and_says_which():
+    small = gradstep.fit(X, Y, epochs=5)
+    assert small.engine == "numpy"
+    big_x = np.repeat(X, 300, axis=0)
+    big_y = np.repeat(Y, 300)
+    assert gradstep.fit(big_x, big_y, lr=0.05, epochs=3).engine == "stats"
+    assert gradstep.fit(big_x, big_y, lr=0.01, epochs=1, batch_size=64).engine == "compiled"
+
+
+def test_an_engine_refuses_a_mode_it_does_not_declare():
+    with pytest.raises(GradstepError, match="engine='stats' does not run mini-batch"):
+        gradstep.fit(X, Y, batch_size=8, engine="stats")
