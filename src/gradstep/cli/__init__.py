@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from gradstep.cli.stdout import StdoutError, checked_stdout, silence_stdout
 from gradstep.errors import GradstepError
 
 # command name -> "module:attribute" of its click command
@@ -79,7 +80,29 @@ _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; user errors become one line on standard error and exit code 2."""
+    """Run the CLI; user errors become one line on standard error and exit code 2.
+
+    Failed writes are one line too: a file or standard output that cannot be written
+    (a full disk, an I/O error) exits 2; a reader that closed the pipe early
+    (``gradstep predict ... | head -1``) ends the command quietly with 141, the status
+    of a process killed by SIGPIPE, as ``cat`` or ``seq`` would.
+    """
+    try:
+        with checked_stdout():
+            return _run(argv)
+    except StdoutError as exc:
+        silence_stdout()
+        if exc.closed_pipe:
+            return EXIT_CLOSED_PIPE
+        click.echo(f"gradstep: error: cannot write to standard output: {_reason(exc.error)}",
+                   err=True)  # fmt: skip
+        return 2
+
+
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE
+
+
+def _run(argv: list[str] | None) -> int:
     try:
         code = cli.main(args=argv, prog_name="gradstep", standalone_mode=False)
     except Interrupted as exc:
@@ -103,8 +126,18 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         click.echo(f"gradstep: error: {exc.format_message()}", err=True)
         return exc.exit_code
+    except OSError as exc:
+        # The commands name the file in their own messages; this is the safety net for a
+        # write they did not expect to fail (a full disk, a name too long), still one line.
+        where = f"{exc.filename}: " if exc.filename else ""
+        click.echo(f"gradstep: error: {where}{_reason(exc)}", err=True)
+        return 2
     # A command's ctx.exit(code) comes back as the return value without standalone mode.
     return code if isinstance(code, int) else 0
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 if __name__ == "__main__":
