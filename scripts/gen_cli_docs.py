@@ -26,7 +26,10 @@ Generated from the CLI's own help by `scripts/gen_cli_docs.py`; do not edit by
 hand (run `python scripts/gen_cli_docs.py` after changing an option). The user
 guide, [guide.md](guide.md), shows the commands at work. Every command exits with
 0 on success and 2, after one line `gradstep: error: ...` on standard error, on
-bad input or options.
+bad input or options, and on a file or standard output it cannot write (a full
+disk, an I/O error, a name too long), leaving no half-written file behind. A reader
+that closes the pipe early (`gradstep predict ... | head -1`) ends it quietly with
+141, as SIGPIPE ends `cat`; 130 means interrupted (Ctrl-C).
 """
 
 

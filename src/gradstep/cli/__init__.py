@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from gradstep.cli.stdout import StdoutError, checked_stdout, silence_stdout
 from gradstep.errors import GradstepError
 
 # command name -> "module:attribute" of its click command
@@ -135,11 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; user errors become one line on standard error and exit code 2.
 
     A Ctrl-C at any moment gives one line and exit code 130 (see :class:`CtrlC`).
+    Failed writes are one line too: a file or standard output that cannot be written
+    (a full disk, an I/O error) exits 2; a reader that closed the pipe early
+    (``gradstep predict ... | head -1``) ends the command quietly with 141, the status
+    of a process killed by SIGPIPE, as ``cat`` or ``seq`` would.
     """
     ctrl_c = CtrlC()
     _active_ctrl_c.append(ctrl_c)
     try:
-        code, message = invoke(argv)
+        code, message = checked(invoke, argv)
         ctrl_c.hold()
     except KeyboardInterrupt:  # landed in click or here, outside a command
         ctrl_c.hold()
@@ -150,10 +155,35 @@ def main(argv: list[str] | None = None) -> int:
         code, message = 130, "gradstep: interrupted after the command had finished its work"
     try:
         if message is not None:
-            click.echo(message, err=code != 0)
+            written = checked(_echo, message, code != 0)
+            if written != (0, None):  # standard output failed: its code, and why
+                code, failure = written
+                if failure is not None:
+                    click.echo(failure, err=True)
     finally:
         ctrl_c.restore(program=argv is None)
     return code
+
+
+EXIT_CLOSED_PIPE = 141  # 128 + SIGPIPE
+
+
+def checked(function, *args) -> tuple[int, str | None]:
+    """``function(*args)`` with standard output checked; a failed write becomes
+    ``(exit code, line)``: 141 and nothing for a closed pipe, else 2 and the reason."""
+    try:
+        with checked_stdout():
+            return function(*args)
+    except StdoutError as exc:
+        silence_stdout()
+        if exc.closed_pipe:
+            return EXIT_CLOSED_PIPE, None
+        return 2, f"gradstep: error: cannot write to standard output: {_reason(exc.error)}"
+
+
+def _echo(message: str, err: bool) -> tuple[int, None]:
+    click.echo(message, err=err)
+    return 0, None
 
 
 def invoke(argv: list[str] | None) -> tuple[int, str | None]:
@@ -176,8 +206,17 @@ def invoke(argv: list[str] | None) -> tuple[int, str | None]:
         return exc.exit_code, None
     except click.ClickException as exc:
         return exc.exit_code, f"gradstep: error: {exc.format_message()}"
+    except OSError as exc:
+        # The commands name the file in their own messages; this is the safety net for a
+        # write they did not expect to fail (a full disk, a name too long), still one line.
+        where = f"{exc.filename}: " if exc.filename else ""
+        return 2, f"gradstep: error: {where}{_reason(exc)}"
     # A command's ctx.exit(code) comes back as the return value without standalone mode.
     return (code if isinstance(code, int) else 0), None
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
 
 
 if __name__ == "__main__":

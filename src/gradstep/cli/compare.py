@@ -36,13 +36,16 @@ def compare(run_dirs: tuple[str, ...], out_file: str, force: bool, as_json: bool
     """
     from pathlib import Path
 
+    import numpy as np
+
     from gradstep.errors import GradstepError
+    from gradstep.files import exists_for_writing, write_error
     from gradstep.plots import save_figure
     from gradstep.plots.compare import compare_losses
     from gradstep.runs.folder import read_run
 
     out = Path(out_file)
-    if out.exists() and not force:
+    if exists_for_writing(out) and not force:
         raise GradstepError(f"{out} already exists; pass --force to replace it, or another --out")
     runs = [read_run(path) for path in run_dirs]
     for path, run in zip(run_dirs, runs, strict=True):
@@ -51,11 +54,14 @@ def compare(run_dirs: tuple[str, ...], out_file: str, force: bool, as_json: bool
     labels = run_labels(run_dirs)
     named = list(zip(labels, run_dirs, runs, strict=True))
     rows = [run_row(label, path, run) for label, path, run in named]
-    fig, _ = compare_losses({label: curve(run) for label, _, run in named})
     try:
-        save_figure(fig, out)
+        # ignore: read_run has checked the values; a loss near 1e308 on a log axis
+        # overflows only in matplotlib's margins, which it clips.
+        with np.errstate(all="ignore"):
+            fig, _ = compare_losses({label: curve(run) for label, _, run in named})
+            save_figure(fig, out)
     except OSError as exc:
-        raise GradstepError(f"cannot write {out}: {exc.strerror or exc}") from None
+        raise write_error(out, exc) from None
     if as_json:
         import json
 
@@ -79,21 +85,61 @@ def curve(run):
 
 
 def run_row(label: str, path: str, run) -> dict:
+    from pathlib import Path
+
     s = run.summary
-    val = (s.get("metrics") or {}).get("validation") or {}
+    source = Path(path) / "summary.json"
+    metrics = _entry(s, "metrics", dict, source) or {}
+    val = _entry(metrics, "validation", dict, source, "metrics.") or {}
     return {
         "run": label,
         "run_dir": str(path),
-        "lr": s.get("lr"),
-        "batch_size": s.get("batch_size"),
-        "epochs_run": s.get("epochs_run"),
-        "converged": s.get("converged"),
-        "stopped_early": s.get("stopped_early"),
-        "train_loss": s.get("train_loss"),
-        "val_loss": s.get("val_loss"),
-        "val_r2": val.get("r2"),
-        "max_abs_diff_closed_form": s.get("max_abs_diff_closed_form"),
+        "lr": _entry(s, "lr", float, source),
+        "batch_size": _entry(s, "batch_size", int, source),
+        "epochs_run": _entry(s, "epochs_run", int, source),
+        "converged": _entry(s, "converged", bool, source),
+        "stopped_early": _entry(s, "stopped_early", bool, source),
+        "train_loss": _entry(s, "train_loss", float, source),
+        "val_loss": _entry(s, "val_loss", float, source),
+        "val_r2": _entry(val, "r2", float, source, "metrics.validation."),
+        "max_abs_diff_closed_form": _entry(s, "max_abs_diff_closed_form", float, source),
     }
+
+
+def _entry(payload: dict, key: str, kind: type, source, prefix: str = ""):
+    """``payload[key]`` if it is missing, null or of the ``kind`` the table can show.
+
+    A damaged summary.json (a text where a number belongs, Infinity) is an error that
+    names the entry, rather than a traceback in the formatting, or "Infinity" in --json.
+    """
+    import math
+
+    value = payload.get(key)
+    if value is None:
+        return None
+    if kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, kind)
+    if not ok:
+        from gradstep.errors import GradstepError
+
+        expected = {float: "a finite number", int: "a whole number", bool: "true or false",
+                    dict: "an object"}[kind]  # fmt: skip
+        raise GradstepError(
+            f"{source}: {prefix}{key} is {json_text(value)}, expected {expected}; the file is "
+            "damaged: rerun 'gradstep train'"
+        )
+    return value
+
+
+def json_text(value) -> str:
+    import json
+
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _cell(value, fmt: str = ".6g") -> str:

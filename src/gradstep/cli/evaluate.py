@@ -28,11 +28,21 @@ def evaluate(run_dir: str, data: str, fmt: str | None, drop_missing: bool, as_js
     """
     import numpy as np
 
-    from gradstep.cli.predict import model_inputs
+    from gradstep.cli.predict import finite_predictions, model_inputs
+    from gradstep.errors import GradstepError
     from gradstep.metrics import regression_metrics
 
     model, table, selection = model_inputs(run_dir, data, fmt, drop_missing, with_target=True)
-    metrics = regression_metrics(selection.y, model.predict(selection.x))
+    predictions = finite_predictions(model, selection, table)
+    with np.errstate(all="ignore"):  # checked right below, and reported as an error
+        metrics = regression_metrics(selection.y, predictions)
+    if not all(np.isfinite(list(metrics.values()))):
+        largest = float(np.max(np.abs(predictions - selection.y)))
+        raise GradstepError(
+            f"the metrics of {run_dir} on {table.source} overflow: an error (prediction - "
+            f"target) of {largest:.3g} cannot be squared; rescale the target, or fix or drop "
+            "the rows with values near 1e308"
+        )
     payload = {
         "run_dir": run_dir,
         "data": table.source,

@@ -36,13 +36,18 @@ def feature_index(run, feature: str | None) -> int:
               help="Resolution of the PNG files.")  # fmt: skip
 def plot(run_dir: str, out_dir: str | None, feature: str | None, dpi: int) -> None:
     """Draw the figures that apply to the run folder RUN_DIR (written by 'gradstep train')."""
+    from gradstep.files import write_error
     from gradstep.plots.run_figures import skipped_run_figures, write_run_figures
     from gradstep.runs.folder import read_run
     from gradstep.runs.safety import lock_if_inside
 
     with lock_if_inside(run_dir, out_dir):  # one writer per run folder, as in train
         run = read_run(run_dir)
-        written = write_run_figures(run, out_dir, dpi=dpi, j=feature_index(run, feature))
+        j = feature_index(run, feature)
+        try:
+            written = write_run_figures(run, out_dir, dpi=dpi, j=j)
+        except OSError as exc:
+            raise write_error(out_dir or run.path / "figures", exc) from None
     for name, path in written.items():
         click.echo(f"{name}: {path}")
     for name, reason in skipped_run_figures(run).items():

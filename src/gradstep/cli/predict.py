@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from gradstep.errors import GradstepError
+
 FORMAT_HELP = "Read DATA as this format. [default: from the extension; '-' is CSV]"
 
 
@@ -42,9 +44,9 @@ def predict(
     """
     from pathlib import Path
 
-    from gradstep.errors import GradstepError
+    from gradstep.files import exists_for_writing, write_error
 
-    if out_file is not None and Path(out_file).exists() and not force:
+    if out_file is not None and exists_for_writing(out_file) and not force:
         raise GradstepError(
             f"{out_file} already exists; pass --force to replace it, or choose another --out"
         )
@@ -56,7 +58,7 @@ def predict(
 
         require_column(table, id_column, "id")
         ids = cell_texts(table, id_column, selection.rows)
-    predictions = model.predict(selection.x)
+    predictions = finite_predictions(model, selection, table)
     _report_dropped(selection.dropped, id_column)
     columns = ([(id_column, ids)] if ids is not None else []) + [("prediction", predictions)]
     if out_file is None:
@@ -65,7 +67,7 @@ def predict(
     try:
         write_table(Path(out_file), columns)
     except OSError as exc:
-        raise GradstepError(f"cannot write {out_file}: {exc.strerror or exc}") from None
+        raise write_error(out_file, exc) from None
 
 
 def model_inputs(run_dir, data, fmt, drop_missing: bool, with_target: bool, precise=False):
@@ -83,6 +85,28 @@ def model_inputs(run_dir, data, fmt, drop_missing: bool, with_target: bool, prec
     selection = select(table, model.features, model.target if with_target else None,
                        drop_missing)  # fmt: skip
     return model, table, selection
+
+
+def finite_predictions(model, selection, table):
+    """The model's predictions for the selected rows; an error if one overflows.
+
+    A feature near 1e308 times its coefficient is inf: writing "inf" (or an MSE of inf)
+    with a RuntimeWarning and exit 0 would pass garbage on. Say which row instead.
+    """
+    import numpy as np
+
+    with np.errstate(all="ignore"):  # checked right below, and reported as an error
+        predictions = model.predict(selection.x)
+    bad = ~np.isfinite(predictions)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise GradstepError(
+            f"the prediction for {table.where(int(selection.rows[i]))} of {table.source} "
+            f"overflows ({float(predictions[i])!r}): its "
+            f"feature values are too large for this model (largest there: "
+            f"{float(np.max(np.abs(selection.x[i]))):.3g}); fix or drop that row"
+        )
+    return predictions
 
 
 def _report_dropped(dropped: int, id_column: str | None) -> None:

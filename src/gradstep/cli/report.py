@@ -17,11 +17,16 @@ from gradstep.cli.plot import FEATURE_HELP
 def report(run_dir: str, out_file: str | None, feature: str | None) -> None:
     """Write one HTML file (works offline) showing the run folder RUN_DIR."""
     from gradstep.cli.plot import feature_index
+    from gradstep.files import write_error
     from gradstep.report import write_run_report
     from gradstep.runs.folder import read_run
     from gradstep.runs.safety import lock_if_inside
 
     with lock_if_inside(run_dir, out_file):  # one writer per run folder, as in train
         run = read_run(run_dir)
-        path = write_run_report(run, out_file, j=feature_index(run, feature))
+        j = feature_index(run, feature)
+        try:
+            path = write_run_report(run, out_file, j=j)
+        except OSError as exc:
+            raise write_error(out_file or run.path / "report.html", exc) from None
     click.echo(f"report: {path}")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gradstep.files import atomic_folder
 from gradstep.plots import save_figure
 from gradstep.plots.losses import loss_curves
 from gradstep.plots.paths import descent_paths, paths_half_width
@@ -73,8 +74,13 @@ def draw_run_figures(run: RunFolder, j: int = 0) -> dict:
 def write_run_figures(run: RunFolder, out_dir=None, dpi: int = 100, j: int = 0) -> dict[str, Path]:
     """Write the figures that apply as ``out_dir/NAME.png`` (default RUN_DIR/figures)."""
     out = Path(out_dir) if out_dir is not None else run.path / "figures"
+    # Staged in a temporary folder: a disk that fills up after three figures leaves
+    # neither three new figures beside stale ones nor a half-made folder.
     written = {}
-    for name, (fig, _) in draw_run_figures(run, j=j).items():
-        written[name] = out / f"{name}.png"
-        save_figure(fig, written[name], dpi=dpi)
+    with atomic_folder(out) as staged, np.errstate(all="ignore"):
+        # ignore: the reader has checked the values; matplotlib's margins and ticks at the
+        # ends of the float range (a loss of 1e308 on a log axis) overflow and are clipped.
+        for name, (fig, _) in draw_run_figures(run, j=j).items():
+            save_figure(fig, staged / f"{name}.png", dpi=dpi)
+            written[name] = out / f"{name}.png"
     return written

@@ -198,4 +198,5 @@ def log_decades(*series) -> float:
     values = values[np.isfinite(values) & (values > 0)]
     if values.size == 0:
         return 0.0
-    return float(np.log10(values.max() / values.min()))
+    # a difference of logs: the ratio of 1e300 and 1e-10 would overflow
+    return float(np.log10(values.max()) - np.log10(values.min()))

@@ -21,6 +21,10 @@ from gradstep.quadratic import QuadraticLoss
 from gradstep.runs.safety import parse_json
 
 _W_COLUMN = re.compile(r"w_(\d+)$")
+# The bound ``gradstep train`` puts on the data (runs/train.py's LARGEST_VALUE): beyond it
+# squares overflow, so a recorded parameter this large can only come from a damaged file.
+LARGEST_PARAMETER = 1e150
+_LOSS_COLUMNS = ("train_loss", "val_loss")
 
 
 @dataclass
@@ -105,6 +109,8 @@ def read_run(path) -> RunFolder:
                 f"{folder / 'quadratic.json'} has {quadratic.d} feature(s) but metrics.csv "
                 f"has {metrics.w.shape[1]}; the files come from different runs"
             )
+        check_quadratic(quadratic, folder / "quadratic.json",
+                        [t for t in (metrics, steps) if t is not None])  # fmt: skip
     files = {p.name: p for p in sorted(folder.iterdir()) if p.is_file()}
     return RunFolder(
         path=folder, metrics=metrics, steps=steps, quadratic=quadratic,
@@ -162,6 +168,8 @@ def read_trace(path: Path, index_name: str) -> Trace:
                     f"{path}, line {r}, column {header[c]!r}: {cell!r} is not a number"
                 ) from None
 
+    _check_finite(path, header, values)
+
     def column(name):
         return values[:, header.index(name)] if name in header else None
 
@@ -172,3 +180,62 @@ def read_trace(path: Path, index_name: str) -> Trace:
         train_loss=column("train_loss"),
         val_loss=column("val_loss"),
     )
+
+
+def _check_finite(path: Path, header: list[str], values: np.ndarray) -> None:
+    """Every index and parameter a finite number below LARGEST_PARAMETER; every loss finite
+    or missing (empty, nan). The figures and the report cannot draw anything else, and
+    would fail deep inside matplotlib or plotly instead of naming the cell."""
+    for c, name in enumerate(header):
+        column = values[:, c]
+        if name in _LOSS_COLUMNS:
+            bad = np.isinf(column)
+        else:
+            with np.errstate(invalid="ignore"):
+                bad = ~(np.abs(column) <= LARGEST_PARAMETER)
+        if bad.any():
+            r = int(np.argmax(bad))
+            what = "not finite" if not np.isfinite(column[r]) else "too large"
+            raise GradstepError(
+                f"{path}, line {r + 2}, column {name!r}: {float(column[r])!r} is {what}; "
+                "the file is damaged or not from 'gradstep train' (rerun it)"
+            )
+
+
+def check_quadratic(q: QuadraticLoss, source: Path, traces: list[Trace]) -> None:
+    """A form ``gradstep train`` could have written, finite wherever it will be drawn.
+
+    ``gram[0, 0]`` is the mean of the ones column's squares, exactly 1 (an all-zero
+    matrix is damage); the loss at the minimum and along the recorded paths must not
+    overflow, or every surface and contour would be drawn from inf.
+    """
+    if not np.isclose(q.gram[0, 0], 1.0, rtol=1e-9, atol=0.0) or np.any(np.diag(q.gram) < 0):
+        raise GradstepError(
+            f"{source}: gram[0][0] is {float(q.gram[0, 0])!r} and its diagonal must be >= 0; "
+            "for [1,X]^T[1,X]/n the first entry is 1: the file is damaged (rerun 'gradstep train')"
+        )
+    with np.errstate(all="ignore"):
+        b_star, w_star = q.minimum()
+        points = [np.column_stack([t.b, t.w]) for t in traces]
+        losses = [[q.min_loss], *(q.loss_theta(p) for p in points), *_grid_corners(q, traces)]
+        finite = np.isfinite([b_star, *w_star]).all() and np.isfinite(np.concatenate(losses)).all()
+    if not finite:
+        raise GradstepError(
+            f"{source}: the loss overflows at the minimum, along the recorded descent or on "
+            "the grid around them (values near 1e308); the file is damaged or the data too "
+            "large to draw: rescale it"
+        )
+
+
+def _grid_corners(q: QuadraticLoss, traces: list[Trace]) -> list[np.ndarray]:
+    """The loss at the corners of the widest grid a figure could draw, per coefficient."""
+    corners = []
+    for j in range(q.d):
+        bs = np.concatenate([t.b for t in traces])
+        ws = np.concatenate([t.w[:, j] for t in traces])
+        hb, hw = q.fit_half_width(bs, ws, j=j)
+        b_star, w_star = q.minimum()
+        bs = b_star + np.array([-hb, -hb, hb, hb])
+        ws = w_star[j] + np.array([-hw, hw, -hw, hw])
+        corners.append(q.slice_loss(bs, ws, j=j))
+    return corners

@@ -187,8 +187,17 @@ def acquire(path: Path, out: Path) -> int:
             ) from None
         if same_file(fd, path):
             check_lock_file(fd, path)
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()}\n".encode())
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+            except OSError as exc:  # a full disk: give the lock file back, say why
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                os.close(fd)
+                raise GradstepError(
+                    f"cannot lock the run folder {out} ({path}: {exc.strerror or exc}); "
+                    "free some space or choose another --out"
+                ) from None
             return fd
         os.close(fd)  # the holder removed this file as it finished: lock the new one
     raise GradstepError(f"cannot lock {path}; try again")  # pragma: no cover
