@@ -26,6 +26,7 @@ COMMANDS = {
     "graph": "gradstep.cli.graph:graph",
     "plot": "gradstep.cli.plot:plot",
     "report": "gradstep.cli.report:report",
+    "bench": "gradstep.cli.bench:bench",
 }
 
 
