@@ -68,12 +68,14 @@ class Config:
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     cell_seconds: float = 1.0
     max_repeats: int = 5
+    max_repeats_fast: int = 100  # for cells under 10 ms
     quick: bool = False
 
 
 def quick_config(**changes) -> Config:
     """Small sizes and budgets: finishes in well under 30 s."""
-    return replace(Config(sizes=(100, 10**5), cell_seconds=0.15, max_repeats=2, quick=True),
+    return replace(Config(sizes=(100, 10**5), cell_seconds=0.15, max_repeats=2,
+                          max_repeats_fast=20, quick=True),
                    **changes)  # fmt: skip
 
 
@@ -207,14 +209,17 @@ def scaled_timing(run, full_units: int, probe_units: int, cfg: Config, force_ful
         units = full_units if force_full else min(full_units, 4 * units)
         seconds, result = timed(run, units)
     if units < full_units and previous is not None:
-        slope = max((seconds - previous[1]) / (units - previous[0]), 1e-12)
+        # Noise (other load on the machine) can make the second run no slower than the
+        # first: never assume a unit costs less than half its average in the last run.
+        slope = max((seconds - previous[1]) / (units - previous[0]), 0.5 * seconds / units)
         fixed = max(previous[1] - slope * previous[0], 0.0)
-        target = min(full_units, int((0.8 * budget - fixed) / slope))
+        target = min(full_units, 16 * units, int((0.8 * budget - fixed) / slope))
         if target > 1.25 * units:
             units = target
             seconds, result = timed(run, units)
     best, repeats = seconds, 1
-    while repeats < cfg.max_repeats and (repeats + 1) * best <= budget:
+    limit = cfg.max_repeats if best > 0.01 else cfg.max_repeats_fast
+    while repeats < limit and (repeats + 1) * best <= budget:
         seconds, result = timed(run, units)
         best, repeats = min(best, seconds), repeats + 1
     return Timing(best, units, repeats, compile_seconds, result)
@@ -570,7 +575,7 @@ def run_cell(kind: str, what, case: Case, cfg: Config, refs: MiniReferences) -> 
     if kind == "sklearn_sgd":
         return sklearn_sgd(case, cfg)
     info, batching = what
-    force = headline_b and info.name in ("compiled", "numpy")
+    force = headline_b and batching == "mini" and info.name in ("compiled", "numpy")
     return engine_row(case, cfg, info, batching, refs, force_full=force)
 
 
