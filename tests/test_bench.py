@@ -91,3 +91,54 @@ def test_a_missing_engine_is_a_row_saying_so_not_a_crash():
     cfg = bench.quick_config()
     row = bench.engine_row(case, cfg, info, "full", bench.MiniReferences(cfg))
     assert not row.available and "no-such-engine" in row.reason
+
+
+def test_headline_checks_judge_the_rows_they_are_given():
+    """The PASS/FAIL logic on made-up rows (no timing is measured here)."""
+    cfg = bench.Config(sizes=(10**5, 10**7), dtypes=("float32", "float64"))
+    rows = []
+    for dtype in ("float32", "float64"):
+        for n in (10**5, 10**7):
+            rows += [
+                bench.Row(n, dtype, "read pass, NumPy", "read", seconds_per_epoch=0.01),
+                bench.Row(n, dtype, "document's NumPy loop", "baseline", seconds_per_epoch=0.2),
+                bench.Row(
+                    n,
+                    dtype,
+                    "gradstep `auto`, full batch",
+                    "engine",
+                    engine="auto",
+                    engine_ran="stats",
+                    seconds_per_epoch=1.2e-5,
+                ),  # fmt: skip
+                bench.Row(n, dtype, "DataLoader", "baseline", rows_per_second=2e4),
+            ]
+        theta = [1.0, 2.0]
+        rows += [
+            bench.Row(
+                10**5,
+                dtype,
+                "gradstep `compiled`, mini-batch 16",
+                "engine",
+                rows_per_second=2e7,
+                rows_timed=10**5,
+                theta=theta,
+            ),  # fmt: skip
+            bench.Row(
+                10**5,
+                dtype,
+                "gradstep `numpy`, mini-batch 16",
+                "engine",
+                rows_timed=10**5,
+                theta=[1.0, 2.0 * (1 + 1e-14)],
+            ),  # fmt: skip
+        ]
+    heads = bench.headlines(rows, cfg)
+    assert heads["a"]["pass"] is True and not heads["a"]["indicative"]
+    assert heads["a"]["read_ratio"] == pytest.approx(1.2)
+    assert heads["b"]["pass"] is True and heads["b"]["params_equal"] is True
+    assert heads["b"]["rows_ratio"]["float32"] == pytest.approx(1000)
+    rows[-1].theta = [1.0, 2.0 * (1 + 1e-9)]  # float64 numpy engine disagrees
+    assert bench.headlines(rows, cfg)["b"]["pass"] is False
+    bench.find(rows, 10**7, "float32", "gradstep `auto`").seconds_per_epoch = 2e-5  # 2x read
+    assert bench.headlines(rows, cfg)["a"]["pass"] is False
