@@ -27,6 +27,7 @@ COMMANDS = {
     "graph": "gradstep.cli.graph:graph",
     "plot": "gradstep.cli.plot:plot",
     "report": "gradstep.cli.report:report",
+    "bench": "gradstep.cli.bench:bench",
 }
 
 
