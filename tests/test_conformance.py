@@ -142,3 +142,16 @@ def test_auto_picks_an_engine_and_says_which():
 def test_an_engine_refuses_a_mode_it_does_not_declare():
     with pytest.raises(GradstepError, match="engine='stats' does not run mini-batch"):
         gradstep.fit(X, Y, batch_size=8, engine="stats")
+
+
+def test_stats_engine_on_the_compiled_statistics_pass():
+    """Past Moments.SMALL the statistics come from the compiled kernel: same iterates."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(120_000, 2)) + [3.0, -1.0]
+    y = 0.5 + x @ [1.0, 2.0] + rng.normal(size=120_000)
+    runs = [
+        gradstep.fit(x, y, lr=0.05, epochs=25, init=START[:1] + (START[1][:2],), engine=name)
+        for name in ("numpy", "stats")
+    ]
+    np.testing.assert_allclose(runs[1].history.w, runs[0].history.w, rtol=1e-11)
+    np.testing.assert_allclose(runs[1].history.train_loss, runs[0].history.train_loss, rtol=1e-11)

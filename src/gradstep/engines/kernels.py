@@ -29,8 +29,18 @@ def chunk_rows(d: int) -> int:
     return max(1024, (1 << 17) // (d + 1))
 
 
-@numba.njit(cache=True, parallel=True)
+# Reassociation lets LLVM vectorise the running sums; the chunks fix which rows are summed
+# together, so the result is the same for any number of threads.
+_SUMS = {"reassoc", "contract"}
+
+
+@numba.njit(cache=True, parallel=True, fastmath=_SUMS)
 def _chunk_moments(x, y, chunk):
+    """Per chunk: the count, means and centred sums of products, in one read.
+
+    Each chunk is summed relative to its first row (a shift that keeps the centred
+    sums free of the cancellation of raw sums of squares), then centred exactly.
+    """
     n, d = x.shape
     k = (n + chunk - 1) // chunk
     counts = np.empty(k)
@@ -40,34 +50,67 @@ def _chunk_moments(x, y, chunk):
         lo = c * chunk
         hi = min(lo + chunk, n)
         m = hi - lo
-        counts[c] = m
-        sy = 0.0
-        sx = np.zeros(d)
-        for i in range(lo, hi):
-            sy += y[i]
-            for j in range(d):
-                sx[j] += x[i, j]
-        mean_y = sy / m
-        mean_x = sx / m
-        cxx = np.zeros((d, d))
-        cxy = np.zeros(d)
-        cyy = 0.0
+        ky = np.float64(y[lo])
+        kx = np.empty(d)
+        for j in range(d):
+            kx[j] = x[lo, j]
+        s1, s2, s12 = np.zeros(d), np.zeros((d, d)), np.zeros(d)
+        sy, syy_c = 0.0, 0.0
         dx = np.empty(d)
         for i in range(lo, hi):
-            dy = y[i] - mean_y
-            cyy += dy * dy
+            dy = y[i] - ky
+            sy += dy
+            syy_c += dy * dy
             for j in range(d):
-                dx[j] = x[i, j] - mean_x[j]
-                cxy[j] += dx[j] * dy
+                dx[j] = x[i, j] - kx[j]
+                s1[j] += dx[j]
+                s12[j] += dx[j] * dy
             for j in range(d):
                 for l in range(j, d):  # noqa: E741
-                    cxx[j, l] += dx[j] * dx[l]
-        for j in range(d):
-            for l in range(j + 1, d):  # noqa: E741
-                cxx[l, j] = cxx[j, l]
-        mx[c], my[c] = mean_x, mean_y
-        sxx[c], sxy[c], syy[c] = cxx, cxy, cyy
+                    s2[j, l] += dx[j] * dx[l]
+        _centre(c, m, kx, ky, s1, s2, s12, sy, syy_c, counts, mx, my, sxx, sxy, syy)
     return counts, mx, my, sxx, sxy, syy
+
+
+@numba.njit(cache=True, parallel=True, fastmath=_SUMS)
+def _chunk_moments_1(x, y, chunk):
+    """:func:`_chunk_moments` for one feature, with scalar sums the compiler vectorises."""
+    n = x.shape[0]
+    k = (n + chunk - 1) // chunk
+    counts = np.empty(k)
+    mx, my = np.zeros((k, 1)), np.zeros(k)
+    sxx, sxy, syy = np.zeros((k, 1, 1)), np.zeros((k, 1)), np.zeros(k)
+    for c in numba.prange(k):
+        lo = c * chunk
+        hi = min(lo + chunk, n)
+        kx, ky = np.float64(x[lo, 0]), np.float64(y[lo])
+        a = b = aa = ab = bb = 0.0
+        for i in range(lo, hi):
+            dx = x[i, 0] - kx
+            dy = y[i] - ky
+            a += dx
+            b += dy
+            aa += dx * dx
+            ab += dx * dy
+            bb += dy * dy
+        s1, s2, s12 = np.array([a]), np.array([[aa]]), np.array([ab])
+        _centre(c, hi - lo, np.array([kx]), ky, s1, s2, s12, b, bb,
+                counts, mx, my, sxx, sxy, syy)  # fmt: skip
+    return counts, mx, my, sxx, sxy, syy
+
+
+@numba.njit(cache=True)
+def _centre(c, m, kx, ky, s1, s2, s12, sy, syy_c, counts, mx, my, sxx, sxy, syy):
+    """Sums relative to the shift -> chunk ``c``'s means and centred sums."""
+    d = kx.shape[0]
+    counts[c] = m
+    my[c] = ky + sy / m
+    syy[c] = syy_c - sy * sy / m
+    for j in range(d):
+        mx[c, j] = kx[j] + s1[j] / m
+        sxy[c, j] = s12[j] - s1[j] * sy / m
+        for l in range(j, d):  # noqa: E741
+            sxx[c, j, l] = sxx[c, l, j] = s2[j, l] - s1[j] * s1[l] / m
 
 
 @numba.njit(cache=True)
@@ -95,7 +138,8 @@ def moments(x: np.ndarray, y: np.ndarray):
     """``(n, mean_x, mean_y, sxx, sxy, syy)`` of :class:`gradstep.moments.Moments`."""
     x = np.ascontiguousarray(x)
     y = np.ascontiguousarray(y)
-    n, mean_x, mean_y, sxx, sxy, syy = _merge(*_chunk_moments(x, y, chunk_rows(x.shape[1])))
+    kernel = _chunk_moments_1 if x.shape[1] == 1 else _chunk_moments
+    n, mean_x, mean_y, sxx, sxy, syy = _merge(*kernel(x, y, chunk_rows(x.shape[1])))
     return int(n), mean_x, float(mean_y), sxx, sxy, float(syy)
 
 
