@@ -29,15 +29,6 @@ def test_round_trip_and_equivalent_model():
     np.testing.assert_allclose([b_back, *w_back], [b_z, *w_z], rtol=1e-8, atol=1e-12)
 
 
-def test_scaled_moments_equal_the_moments_of_the_scaled_data():
-    x, y = _data()
-    raw = Moments.from_data(x, y)
-    scaler = Scaler.learn(raw)
-    derived, direct = scaler.moments(raw), Moments.from_data(scaler.x(x), scaler.y(y))
-    for name in ("mean_x", "mean_y", "sxx", "sxy", "syy"):
-        np.testing.assert_allclose(getattr(derived, name), getattr(direct, name), atol=1e-12)
-
-
 def test_constant_feature_gets_coefficient_zero_with_or_without_scaling():
     rng = np.random.default_rng(1)
     x = np.column_stack([rng.normal(size=50), np.full(50, 3.0)])

@@ -332,7 +332,10 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         validation = None
         if x_val is not None:
             validation = (scaler.x(x_val), scaler.y(y_val))
-        return _Problem(scaler, scaler.x(x), scaler.y(y), scaler.moments(raw), validation)
+        z, target = scaler.x(x), scaler.y(y)
+        # the moments of the data the descent sees, from that data (see runs.train)
+        moments = raw if scaler.is_identity else Moments.from_data(z, target)
+        return _Problem(scaler, z, target, moments, validation)
 
     def _lr(self, problem: _Problem, batch: int | None) -> float:
         if self.lr != "auto":

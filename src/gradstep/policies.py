@@ -70,14 +70,16 @@ class Scaler:
         Constant columns are found (and zeroed) even when ``features`` is False.
         """
         std = np.sqrt(np.maximum(np.diag(m.sxx), 0.0))
-        constant = std <= 1e-12 * np.maximum(1.0, np.abs(m.mean_x))
+        # a spread of a few units in the last place is rounding, not data (the moments are
+        # centred, so integers near 2**53 two apart still show their real spread)
+        constant = std <= 4 * np.finfo(float).eps * np.abs(m.mean_x)
         x_mean = m.mean_x.copy() if features else np.zeros(m.d)
         x_scale = np.where(constant, 1.0, std) if features else np.ones(m.d)
         y_mean, y_scale = 0.0, 1.0
         if target:
             y_std = float(np.sqrt(max(m.syy, 0.0)))
             y_mean = m.mean_y
-            y_scale = 1.0 if y_std <= 1e-12 * max(1.0, abs(y_mean)) else y_std
+            y_scale = 1.0 if y_std <= 4 * np.finfo(float).eps * abs(y_mean) or y_std == 0 else y_std
         return cls(x_mean, x_scale, constant, y_mean, y_scale)
 
     @property
@@ -101,17 +103,6 @@ class Scaler:
         if self.is_identity:
             return y
         return (np.asarray(y, dtype=np.float64) - self.y_mean) / self.y_scale
-
-    def moments(self, m: Moments) -> Moments:
-        """The moments of the scaled data, from those of the original data."""
-        keep = ~self.constant
-        scale = np.where(keep, self.x_scale, np.inf)  # constant columns: all zero
-        sxx = m.sxx / np.outer(scale, scale)
-        sxy = m.sxy / (scale * self.y_scale)
-        return Moments(
-            m.n, np.where(keep, (m.mean_x - self.x_mean) / scale, 0.0),
-            (m.mean_y - self.y_mean) / self.y_scale, sxx, sxy, m.syy / self.y_scale**2,
-        )  # fmt: skip
 
     def to_original(self, b, w) -> tuple[np.ndarray, np.ndarray]:
         """Scaled ``b`` and ``w`` (one set, or a history: (k,), (k, d)) in original units."""

@@ -103,8 +103,7 @@ docs/run-folder.md.
     "--scale/--no-scale",
     default=None,
     help="Standardise the features (mean 0, sd 1, fitted on the training rows only) for "
-    "the descent; results are reported in the original units. [default: on for more than "
-    "one feature]",
+    "the descent; results are reported in the original units. [default: on]",
 )
 @click.option(
     "--seed",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from gradstep.defaults import MAX_CONDITION
+
 METRIC_HEADER = f"{'':14}{'MSE':>14}{'RMSE':>14}{'MAE':>14}{'R²':>10}"
 
 
@@ -59,9 +61,18 @@ def _ending(s: dict) -> str:
             f"the model is epoch {s['best_epoch']}, the best"
         )
     if s["converged"]:
-        return f"converged after {epochs} epochs"
+        bound = s.get("certified_bound")
+        within = f" (certified within {bound:.2g} of least squares)" if bound is not None else ""
+        return f"converged after {epochs} epochs{within}"
     if s["converged"] is None:
         return f"ran {epochs} epochs (no tolerance)"
+    condition = s.get("condition_number")
+    if condition is not None and condition > MAX_CONDITION:
+        return (
+            f"did NOT converge within the cap of {epochs} epochs, and cannot be certified: the "
+            f"features are too ill-conditioned (condition number {condition:.3g}); "
+            + ("drop nearly duplicate columns" if s["scaled"] else "train again with --scale")
+        )
     return (
         f"did NOT converge within the cap of {epochs} epochs: continue it with --resume "
         "and a larger --epochs" + ("" if s["scaled"] else ", or train again with --scale")

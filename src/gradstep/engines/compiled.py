@@ -31,6 +31,7 @@ class CompiledEngine(Engine):
         from gradstep.engines import kernels
 
         self.kernels = kernels
+        self.timings["compile_seconds"] = kernels.warm(data.x.dtype, data.d)
         self.x = np.ascontiguousarray(data.x)
         self.y = np.ascontiguousarray(data.y)
         self.val_moments = (

@@ -33,6 +33,7 @@ class StatsEngine(Engine):
         from gradstep.engines import kernels
 
         self.kernels = kernels
+        self.timings["compile_seconds"] = kernels.warm(data.x.dtype, data.d)
         self.moments = moments or Moments.from_data(data.x, data.y)
         self.val_moments = (
             Moments.from_data(data.x_val, data.y_val, "validation") if data.has_val else None

@@ -178,7 +178,7 @@ OPTIONS: dict[str, Option] = {
     "tol": Option(DEFAULT_TOL, _tol),
     "batch_size": Option(None, _batch_size, locked=True),
     "val_fraction": Option(DEFAULT_VAL_FRACTION, _fraction, locked=True),
-    "scale": Option("auto", _scale, locked=True),
+    "scale": Option(True, _scale, locked=True),
     "seed": Option(DEFAULT_SEED, _seed, locked=True),
     "early_stopping": Option(None, _optional_count(" (the patience, in epochs)")),
     "checkpoint_every": Option(None, _optional_count(", e.g. 1000")),

@@ -78,8 +78,14 @@ class Problem:
 
     @cached_property
     def descent_moments(self) -> Moments:
-        """The statistics of the data the descent sees (no second pass over it)."""
-        return self.moments if self.scaler is None else self.scaler.moments(self.moments)
+        """The statistics of the data the descent sees, from that data itself.
+
+        (Not derived from ``moments``: a mean that float64 cannot hold exactly, as for
+        integers near 2**53, leaves the scaled data with a small mean of its own.)
+        """
+        if self.scaler is None:
+            return self.moments
+        return Moments.from_data(self.z_train, self.y_train)
 
     @property
     def constant(self) -> np.ndarray:
