@@ -151,7 +151,7 @@ def fit(
         raise GradstepError(f"dtype={dtype!r} is not known; use 'float32' or 'float64'")
     batch = None if batch_size is None or batch_size >= n else int(batch_size)
     settings = Settings(float(lr), batch, int(seed), record_steps, device, dtype)
-    spec = choose(engine, n, d, int(epochs), settings)
+    spec = choose(engine, n, d, settings)
     refuse(spec, settings)
     b0, w0 = initial_params(init, d, seed)
     compile_seconds = 0.0
@@ -168,7 +168,7 @@ def fit(
     else:
         check_finite(x_arr, y_arr)
     data = Data(x_arr, y_arr, x_val, y_val)
-    prepared = prepare(spec.name, data, settings, int(epochs), moments)
+    prepared = prepare(spec.name, data, settings, moments)
     prepare_seconds = time.perf_counter() - started
     certificate = None
     if tol is not None:

@@ -474,12 +474,13 @@ def engine_row(case: Case, cfg: Config, info: EngineInfo, batching: str, refs: M
     import gradstep
 
     label = f"gradstep `{info.name}`, {batching_label(batching, cfg.batch_size)}"
+    dtype = None if info.name == "auto" else case.dtype
+    if info.name != "auto" and case.dtype not in info.dtypes:
+        # the engine reads the data as it is and computes (sums) in its own dtype
+        dtype = None
+        label += f" (sums in {', '.join(info.dtypes)})"
     row = Row(case.n, case.dtype, label, "engine", engine=info.name, batching=batching,
               epochs_target=EPOCHS if batching == "full" else 1)  # fmt: skip
-    if info.name != "auto" and case.dtype not in info.dtypes:
-        row.available, row.reason = False, f"declares dtypes {', '.join(info.dtypes)}"
-        return row
-    dtype = None if info.name == "auto" else case.dtype
     common = dict(lr=cfg.lr, init=case.init, seed=cfg.seed, engine=info.name, device="cpu",
                   dtype=dtype)  # fmt: skip
     if batching == "full":

@@ -352,7 +352,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         n, d = problem.z.shape
         check_hyperparams(lr, epochs, batch, n, None, seed, start_epoch, d)
         data = Data(problem.z, problem.y, *(problem.validation or (None, None)))
-        engine = prepare(self.engine, data, settings, epochs, problem.moments)
+        engine = prepare(self.engine, data, settings, problem.moments)
         self._certificate = Certificate(problem.moments, problem.active)
         self.engine_ = engine.name
         return descend(

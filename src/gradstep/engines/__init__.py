@@ -35,10 +35,12 @@ REGISTRY: dict[str, Spec] = {
 }  # fmt: skip
 AUTO = "auto"
 
-# engine="auto" keeps the plain loop for data of fewer values (rows x features): there,
-# loading the compiled kernels costs more than it saves. It depends on the data only, not
-# on the epochs asked for, so a resumed run continues on the engine it started on.
-AUTO_MIN_VALUES = 200_000
+# engine="auto" keeps the plain loop for data of fewer values (rows x features) than these:
+# there, loading the compiled kernels (about 0.5 s a process) costs more than it saves. A
+# plain mini-batch step costs ~10 us whatever its size, so the compiled loop pays off
+# sooner. The rule depends on the data only, not on the epochs asked for, so a resumed
+# run continues on the engine it started on.
+AUTO_MIN_VALUES = {"full": 50_000, "mini": 10_000}
 
 __all__ = ["REGISTRY", "Capabilities", "Data", "Engine", "Settings", "Spec", "choose", "names",
            "prepare", "spec"]  # fmt: skip
@@ -57,23 +59,24 @@ def spec(name: str) -> Spec:
     return REGISTRY[name]
 
 
-def choose(name: str, n: int, d: int, epochs: int, settings: Settings) -> Spec:
+def choose(name: str, n: int, d: int, settings: Settings) -> Spec:
     """The engine to run: ``name``, or for ``"auto"`` the fastest exact one.
 
     ``"auto"``: a torch engine when float32 or a GPU is asked for (only they compute
-    there); otherwise, from :data:`AUTO_MIN_VALUES` values on, ``stats`` for full batch
-    and ``compiled`` for mini-batches, and the plain ``numpy`` loop below it.
+    there); otherwise ``stats`` for full batch and ``compiled`` for mini-batches, from
+    :data:`AUTO_MIN_VALUES` values on, and the plain ``numpy`` loop below.
     """
     if name != AUTO:
         return spec(name)
     if settings.dtype == "float32" or settings.device not in ("auto", "cpu"):
         return REGISTRY["torch-autograd"]
-    if n * d < AUTO_MIN_VALUES:
+    mode = FULL if settings.batch_size is None else MINI
+    if n * d < AUTO_MIN_VALUES[mode]:
         return REGISTRY["numpy"]
-    return REGISTRY["stats" if settings.batch_size is None else "compiled"]
+    return REGISTRY["stats" if mode == FULL else "compiled"]
 
 
-def prepare(name: str, data: Data, settings: Settings, epochs: int, moments=None) -> Engine:
+def prepare(name: str, data: Data, settings: Settings, moments=None) -> Engine:
     """Choose (``"auto"`` included), check and prepare the engine for ``data``.
 
     ``moments``: the data's :class:`~gradstep.moments.Moments` when the caller has them,
@@ -81,7 +84,7 @@ def prepare(name: str, data: Data, settings: Settings, epochs: int, moments=None
     """
     from gradstep.engines.base import refuse
 
-    chosen = choose(name, data.n, data.d, epochs, settings)
+    chosen = choose(name, data.n, data.d, settings)
     refuse(chosen, settings)
     kwargs = {"moments": moments} if chosen.capabilities.cost == "stats" else {}
     return chosen.load()(data, settings, **kwargs)

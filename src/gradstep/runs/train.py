@@ -311,7 +311,6 @@ def train(problem: Problem, settings: Settings, start: Progress | None = None, p
         Data(problem.z_train, problem.y_train, problem.z_val, problem.y_val),
         EngineSettings(settings.lr, settings.batch_size, settings.seed, False,
                        settings.device, settings.dtype),
-        settings.epochs,
         problem.descent_moments,
     )  # fmt: skip
     report = None
