@@ -40,7 +40,8 @@ def test_first_update_prints_as_in_document():
 
 
 def test_first_loss_follows_the_code_not_the_document_print():
-    """The document prints 2.720278897826747; its code gives another value.
+    """The blog repost of the chapter prints 2.720278897826747, which its code does not give;
+    the book and its notebook print 2.7421577700550976, the value the code gives.
 
     Oracle: an exactly-rounded sum (math.fsum) of squared errors computed one
     point at a time with Python floats.

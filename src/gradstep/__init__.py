@@ -22,6 +22,10 @@ _PUBLIC = {
     "GDRegressor": "gradstep.estimator",
     "Trainer": "gradstep.trainer",
     "EarlyStopping": "gradstep.trainer.callbacks",
+    "predict": "gradstep.steps",
+    "mse_loss": "gradstep.steps",
+    "gradients": "gradstep.steps",
+    "update": "gradstep.steps",
 }
 __all__ = sorted(_PUBLIC)
 

@@ -21,29 +21,40 @@ from gradstep.result import FitResult
 MAX_HISTORY_VALUES = 250_000_000
 
 
-def initial_params(init, d: int, seed: int) -> tuple[float, np.ndarray]:
+def initial_params(init, d: int, seed: int, engine: str | None = None) -> tuple[float, np.ndarray]:
     """Starting ``(b, w)``.
 
     ``"random"``: ``RandomState(seed).randn(1)`` for b, then ``randn(d)`` for w —
     the document's ``np.random.seed(42); b = randn(1); w = randn(1)`` without the
-    global state. ``"zeros"``: all zero. Or explicit values: ``(b, w)`` or
-    ``{"b": b, "w": w}``.
+    global state. ``"torch"``: the book's PyTorch start, ``torch.manual_seed(seed)``
+    then ``b = torch.randn(1)``, ``w = torch.randn(d)`` (float32 values), or for
+    ``engine="torch-linear"`` the weight and bias ``nn.Linear(d, 1)`` starts with
+    after ``torch.manual_seed(seed)``; drawn from a private ``torch.Generator``
+    (:mod:`gradstep.torch_start`), PyTorch's global random state untouched.
+    ``"zeros"``: all zero. Or explicit values: ``(b, w)`` or ``{"b": b, "w": w}``.
     """
     if isinstance(init, str):
         if init == "random":
             rng = np.random.RandomState(seed)
             return float(rng.randn(1)[0]), rng.randn(d)
+        if init == "torch":
+            from gradstep.torch_start import torch_start
+
+            return torch_start(d, seed, linear=engine == "torch-linear")
         if init == "zeros":
             return 0.0, np.zeros(d)
         raise GradstepError(
-            f"init={init!r} is not known; use 'random', 'zeros', (b, w) or {{'b': ..., 'w': ...}}"
+            f"init={init!r} is not known; use 'random', 'torch', 'zeros', (b, w) or "
+            "{'b': ..., 'w': ...}"
         )
     if isinstance(init, Mapping) and set(init) == {"b", "w"}:
         b, w = init["b"], init["w"]
     elif isinstance(init, Sequence) and len(init) == 2:
         b, w = init
     else:
-        raise GradstepError("init must be 'random', 'zeros', (b, w) or {'b': ..., 'w': ...}")
+        raise GradstepError(
+            "init must be 'random', 'torch', 'zeros', (b, w) or {'b': ..., 'w': ...}"
+        )
     b_arr = np.asarray(b, dtype=np.float64).reshape(-1)
     w_arr = np.asarray(w, dtype=np.float64).reshape(-1)
     if b_arr.size != 1 or w_arr.size != d:
@@ -120,7 +131,10 @@ def fit(
     batch_size : None for batch descent (all points per step), k for mini-batches
         of k points (reshuffled every epoch with a generator seeded by ``(seed, epoch)``),
         1 for stochastic descent.
-    init : ``"random"`` (the document's seeded ``randn``), ``"zeros"`` or ``(b, w)``.
+    init : ``"random"`` (the document's seeded ``randn``), ``"torch"`` (the book's
+        ``torch.manual_seed(seed); torch.randn``, or ``nn.Linear``'s own initialisation
+        for ``engine="torch-linear"``; PyTorch's global random state is left alone),
+        ``"zeros"`` or ``(b, w)``.
     x_val, y_val : optional validation data; its loss is recorded every epoch.
     engine : ``"auto"`` (the fastest engine for the model, the batching and the data)
         or one of ``gradstep.engines.names()``; ``result.engine`` says which ran.
@@ -153,7 +167,7 @@ def fit(
     settings = Settings(float(lr), batch, int(seed), record_steps, device, dtype)
     spec = choose(engine, n, d, settings)
     refuse(spec, settings)
-    b0, w0 = initial_params(init, d, seed)
+    b0, w0 = initial_params(init, d, seed, engine=spec.name)
     compile_seconds = 0.0
     if spec.name in ("stats", "compiled") or (tol is not None and n * d > SMALL):
         from gradstep.engines.kernels import warm

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradstep import reprs
 from gradstep.errors import GradstepError
 
 
@@ -19,6 +20,22 @@ class SyntheticData:
     val_idx: np.ndarray
     true_b: float
     true_w: np.ndarray
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        n, d = self.x.shape
+        rows = [
+            ("true b", reprs.number(self.true_b)),
+            ("true w", reprs.vector(self.true_w)),
+            ("split", f"{len(self.train_idx)} train, {len(self.val_idx)} validation"),
+            ("x, y", f"shapes {self.x.shape} and {self.y.shape}"),
+        ]
+        return f"SyntheticData: {n} points, {d} feature(s)", rows
+
+    def __repr__(self) -> str:
+        return reprs.text(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return reprs.html_table(*self._summary())
 
     @property
     def x_train(self) -> np.ndarray:

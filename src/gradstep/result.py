@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gradstep import reprs
+
 
 @dataclass
 class History:
@@ -68,6 +70,31 @@ class History:
             first_epoch=parts[0].first_epoch,
         )  # fmt: skip
 
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        if self.epochs == 0:
+            return "History: no epochs", []
+        last = self.first_epoch + self.epochs - 1
+        rows = [
+            ("b", reprs.number(self.b[-1], 10)),
+            ("w", reprs.vector(self.w[-1], 10)),
+            ("train loss", f"{reprs.number(self.train_loss[0])} (first epoch) -> "
+                           f"{reprs.number(self.train_loss[-1])} (last)"),
+        ]  # fmt: skip
+        if self.val_loss is not None:
+            rows.append(("val loss", f"{reprs.number(self.val_loss[-1])} (last epoch)"))
+        if self.converged is not None:
+            rows.append(("converged", "yes" if self.converged else "no"))
+        if self.step_b is not None:
+            rows.append(("steps recorded", f"{len(self.step_b) - 1} updates"))
+        title = f"History: epochs {self.first_epoch}-{last}, {self.w.shape[1]} feature(s)"
+        return title, rows
+
+    def __repr__(self) -> str:
+        return reprs.text(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return reprs.html_table(*self._summary())
+
     def rows(self) -> list[dict[str, float]]:
         """One dict per epoch (epoch, b, w_0.., train_loss, val_loss), e.g. for CSV."""
         out = []
@@ -95,6 +122,36 @@ class FitResult:
     epochs: int
     batch_size: int | None
     extra: dict = field(default_factory=dict)
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        hist, extra = self.history, self.extra
+        batch = "full batch" if self.batch_size is None else f"batch_size {self.batch_size}"
+        ran = f"{self.epochs}" if hist.epochs == self.epochs else f"{hist.epochs} of {self.epochs}"
+        rows = [
+            ("b", reprs.number(self.intercept, 10)),
+            ("w", reprs.vector(self.coef, 10)),
+        ]
+        if hist.epochs:
+            rows.append(("train loss", f"{reprs.number(hist.train_loss[-1])} (last epoch)"))
+            if hist.val_loss is not None:
+                rows.append(("val loss", f"{reprs.number(hist.val_loss[-1])} (last epoch)"))
+        if hist.converged is not None:
+            rows.append(("converged", "yes" if hist.converged else "no"))
+        if extra.get("bound") is not None:
+            rows.append(("certified bound", reprs.number(extra["bound"], 3)))
+        if extra.get("condition_number") is not None:
+            rows.append(("condition number", reprs.number(extra["condition_number"], 3)))
+        if "stop_reason" in extra:
+            rows.append(("stopped by", str(extra["stop_reason"])))
+        rows.append(("start", f"b {reprs.number(self.init_b)}, w {reprs.vector(self.init_w)}"))
+        title = f"FitResult: engine {self.engine}, {ran} epochs, lr {self.lr:g}, {batch}"
+        return title, rows
+
+    def __repr__(self) -> str:
+        return reprs.text(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return reprs.html_table(*self._summary())
 
     def predict(self, x) -> np.ndarray:
         x_arr = np.asarray(x, dtype=np.float64)

@@ -38,8 +38,9 @@ def format_walkthrough(
         "",
         "Step 2 - loss: MSE = mean((yhat - y_train)**2) over all 80 points (batch)",
         f"  loss = {walk.first_loss!r}",
-        f"  (the document prints {DOCUMENT_PRINTED_FIRST_LOSS!r} here, a value its own code",
-        "   does not give; its gradients below do follow from the code. See README.)",
+        "  (the book and its notebook print this value too; only the blog repost of the",
+        f"   chapter prints {DOCUMENT_PRINTED_FIRST_LOSS!r}, which its code does not give. "
+        "See README.)",
         "",
         "Step 3 - gradients: b_grad = 2*mean(error), w_grad = 2*mean(x*error)",
         f"  b_grad, w_grad = {walk.b_grad!r} {float(walk.w_grad[0])!r}",

@@ -1,7 +1,8 @@
 """Engine ``numpy``: the document's loop, steps 1-4 repeated in float64 NumPy.
 
 The reference every other engine is checked against: each step is the plain
-function of :mod:`gradstep.steps`, nothing is cached or fused.
+function of :mod:`gradstep.steps` (its unchecked ``fast_*`` form: the data is
+validated once by ``fit``), nothing is cached or fused.
 """
 
 from __future__ import annotations
@@ -10,7 +11,11 @@ import numpy as np
 
 from gradstep.engines.base import Data, Engine, Settings
 from gradstep.result import History
-from gradstep.steps import batch_indices, divergence_error, gradients, mse_loss, predict, update
+from gradstep.steps import batch_indices, divergence_error
+from gradstep.steps import fast_gradients as gradients
+from gradstep.steps import fast_mse_loss as mse_loss
+from gradstep.steps import fast_predict as predict
+from gradstep.steps import fast_update as update
 
 
 class NumpyLoop(Engine):

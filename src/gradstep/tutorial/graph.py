@@ -37,7 +37,8 @@ def loss_graph(seed: int = 42):
     import warnings
 
     from gradstep.data import make_data
-    from gradstep.tutorial.torch_walkthrough import first_loss, seeded_b_w
+    from gradstep.torch_start import seeded_b_w
+    from gradstep.tutorial.torch_walkthrough import first_loss
 
     with warnings.catch_warnings():
         # torchviz compares versions with the deprecated distutils.LooseVersion

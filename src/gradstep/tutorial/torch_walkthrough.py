@@ -2,10 +2,11 @@
 
 ``torch.manual_seed(42)`` then ``torch.randn(1)`` for ``b`` and again for ``w``
 (float32); the first loss and the gradients autograd finds; the gradients zeroed;
-then ``epochs`` epochs of batch descent with each of the four variants of
-``gradstep.engines.torch_loop``, and ``nn.Linear(1, 1)`` as PyTorch initialises it after
-``torch.manual_seed(42)``. PyTorch's global random state is left as it was: the
-draws come from a private generator seeded the same way (the same numbers).
+``nn.Linear(1, 1)`` as PyTorch initialises it after ``torch.manual_seed(42)``; then
+``epochs`` epochs of batch descent with each of the four torch engines, through the
+public path, ``gradstep.fit(init="torch", engine=...)``. PyTorch's global random state
+is left as it was: the draws come from a private generator seeded the same way (the
+same numbers, :mod:`gradstep.torch_start`).
 """
 
 from __future__ import annotations
@@ -15,13 +16,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch import nn
 
 from gradstep import steps
 from gradstep.api import check_hyperparams, fit
 from gradstep.data import SyntheticData, make_data
-from gradstep.engines.torch_loop import VARIANTS, checked_mse, descend
+from gradstep.engines.torch_loop import (
+    VARIANTS,
+    ManualLinearRegression,
+    checked_mse,
+    linear_model,
+)
 from gradstep.result import History
+from gradstep.torch_start import seeded_b_w, seeded_linear
 
 # what each engine is, in the demo's words
 VARIANT_TITLES = {
@@ -30,28 +36,6 @@ VARIANT_TITLES = {
     "torch-module": "nn.Module, b and w as nn.Parameter",
     "torch-linear": "nn.Sequential(nn.Linear(1, 1))",
 }
-
-
-def seeded_b_w(seed: int = 42) -> tuple[torch.Tensor, torch.Tensor]:
-    """``torch.manual_seed(seed); b = torch.randn(1); w = torch.randn(1)``, privately.
-
-    Returns float32 leaf tensors with ``requires_grad=True``, as the book makes them.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    b = torch.randn(1, generator=generator).requires_grad_()
-    w = torch.randn(1, generator=generator).requires_grad_()
-    return b, w
-
-
-def seeded_linear(seed: int = 42) -> nn.Linear:
-    """``torch.manual_seed(seed); nn.Linear(1, 1)``: PyTorch's own default initialisation.
-
-    ``fork_rng`` restores the CPU generator afterwards; only the CPU generator is
-    seeded (``torch.manual_seed`` would reseed every CUDA device too).
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.default_generator.manual_seed(seed)
-        return nn.Linear(1, 1)
 
 
 def first_loss(
@@ -132,22 +116,17 @@ def run_torch_walkthrough(epochs: int = 1000, lr: float = 0.1, seed: int = 42) -
     linear = seeded_linear(seed)
     linear_init = OrderedDict((k, v.detach().clone()) for k, v in linear.state_dict().items())
 
-    start_b, start_w = float(init_b[0]), init_w.double().numpy()
-    starts = {name: (start_b, start_w) for name in VARIANTS}
-    linear_w = linear_init["weight"].double().numpy()[0]
-    starts["torch-linear"] = (float(linear_init["bias"][0]), linear_w)
-    options = {"lr": lr, "epochs": epochs, "batch_size": None, "seed": seed}
+    options = {"lr": lr, "epochs": epochs, "seed": seed, "init": "torch"}
     trained, state_dicts = {}, {}
-    for name, (b0, w0) in starts.items():
-        run = descend(name, x_train, y_train, b0, w0, device="cpu", dtype="float32", **options)
-        trained[name] = run.history
-        if run.module is not None:
-            state_dicts[name] = run.module.state_dict()
+    for name in VARIANTS:
+        result = fit(x_train, y_train, engine=name, device="cpu", dtype="float32", **options)
+        trained[name] = result.history
+        if name in ("torch-module", "torch-linear"):
+            state_dicts[name] = _trained_module(name, result).state_dict()
+    start_b, start_w = float(init_b[0]), init_w.double().numpy()
     error = steps.predict(start_b, start_w, x_train) - y_train
     np_b_grad, np_w_grad = steps.gradients(x_train, error)
-    numpy_same_start = fit(
-        x_train, y_train, init=(start_b, start_w), engine="numpy", **options
-    ).history
+    numpy_same_start = fit(x_train, y_train, engine="numpy", **options).history
     return TorchWalkthrough(
         data=data, lr=lr, epochs=epochs, init_b=init_b, init_w=init_w,
         loss=loss, b_grad=b_grad, w_grad=w_grad,
@@ -155,3 +134,9 @@ def run_torch_walkthrough(epochs: int = 1000, lr: float = 0.1, seed: int = 42) -
         linear_init=linear_init, trained=trained, state_dicts=state_dicts,
         numpy_gradients=(np_b_grad, float(np_w_grad[0])), numpy_same_start=numpy_same_start,
     )  # fmt: skip
+
+
+def _trained_module(name: str, result) -> torch.nn.Module:
+    """The engine's module holding the trained float32 values (exact: they came from it)."""
+    make = ManualLinearRegression if name == "torch-module" else linear_model
+    return make(result.intercept, result.coef, dtype=torch.float32)

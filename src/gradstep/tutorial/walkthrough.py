@@ -15,9 +15,11 @@ from gradstep.closed_form import least_squares, sklearn_least_squares
 from gradstep.data import SyntheticData, make_data
 from gradstep.result import FitResult
 
-# The document prints this as the first loss, but its own code and data give a
-# different value (its printed gradients do follow from that code). We follow the
-# code; this constant only lets the demo point the difference out.
+# The first loss as printed in the blog repost of the chapter (the document gradstep
+# follows) and nowhere else: the book and its notebook print 2.7421577700550976, which is
+# what the repost's own code gives on its own data and what gradstep computes (the
+# repost's printed gradients follow from that code too). This constant only lets the demo
+# and the report point the difference out.
 DOCUMENT_PRINTED_FIRST_LOSS = 2.720278897826747
 
 
