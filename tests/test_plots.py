@@ -486,3 +486,15 @@ def test_a_start_from_randn_1_is_one_number():
     assert f"yhat = {b[0]:.4f} + ({w[0]:.4f}) x" in all_text(ax.figure)
     with pytest.raises(gradstep.GradstepError, match="one number"):
         fitted_line(x, y, np.zeros(2), w)
+
+
+def test_the_error_label_stays_inside_the_axes_on_either_side(demo):
+    walk, _, _ = demo
+    data, trained = walk.data, walk.trained
+    for b, w in [(walk.init_b, walk.init_w), (trained.intercept, trained.coef)]:
+        fig, ax = fitted_line(data.x_train, data.y_train, b, w)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        label = [t for t in ax.texts if t.get_text().startswith("error")][0]
+        inner, box = label.get_window_extent(canvas.get_renderer()), ax.get_window_extent()
+        assert box.x0 <= inner.x0 and inner.x1 <= box.x1, (b, w)

@@ -41,10 +41,15 @@ def fitted_line(x, y, b, w, point: int | None = None, title: str | None = None, 
           label=f"prediction: yhat = {b:.4f} + ({w:.4f}) x")  # fmt: skip
     ax.plot([x_arr[i], x_arr[i]], [y_arr[i], y_hat[i]], color="red", linestyle="--", linewidth=2)
     ax.scatter([x_arr[i]], [y_arr[i]], color="red", zorder=5)
+    # the label goes on the side with room: left of a point in the right half, else right
+    x_mid = (min(0.0, float(x_arr.min())) + max(1.0, float(x_arr.max()))) / 2
+    side = -1 if x_arr[i] > x_mid else 1
     ax.annotate(
         f"error = yhat - y = {error[i]:.3f}\n(point {i}: x = {x_arr[i]:.3f})",
-        xy=(x_arr[i], (y_arr[i] + y_hat[i]) / 2), xytext=(-12, 0), textcoords="offset points",
-        ha="right", va="center", color="red",
+        xy=(x_arr[i], (y_arr[i] + y_hat[i]) / 2), xytext=(12 * side, 0),
+        textcoords="offset points", ha="right" if side < 0 else "left", va="center", color="red",
+        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none",
+              "alpha": 0.85},  # readable over the data once the line runs through them
     )  # fmt: skip
     ax.set_xlabel("x")
     ax.set_ylabel("y")
