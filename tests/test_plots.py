@@ -1,7 +1,9 @@
 """Every figure: drawn from the demo's runs, from a d-feature run, and from run folders."""
 
+import gc
 import subprocess
 import sys
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,9 @@ from PIL import Image
 from run_folder_fixture import make_run_folder
 
 import gradstep
+from gradstep.plots import save_figure
 from gradstep.plots.demo_figures import DEMO_FIGURES, draw_demo_figures, write_demo_figures
+from gradstep.plots.figure import FigureAxes, NotebookFigure, owned_by_pyplot
 from gradstep.plots.lines import fitted_line, one_update
 from gradstep.plots.losses import loss_curves
 from gradstep.plots.paths import descent_paths, paths_half_width
@@ -394,3 +398,103 @@ def test_run_far_from_its_start_fits_the_start_and_path(tmp_path):
     assert min(xs) <= min(b) and max(xs) >= max(b)
     assert min(ys) <= np.min(np.asarray(w)[:, 0]) and max(ys) >= np.max(np.asarray(w)[:, 0])
     assert "scaleanchor" not in fig["layout"]["yaxis"]
+
+
+def test_every_figure_shows_itself_as_the_png_the_cli_writes(demo, tmp_path):
+    pytest.importorskip("IPython", reason="IPython (with ipykernel, requirements/dev.txt)")
+    from IPython.core.formatters import DisplayFormatter
+
+    _, _, figures = demo
+    for name, drawn in figures.items():
+        assert isinstance(drawn, FigureAxes) and isinstance(drawn.fig, NotebookFigure), name
+    # without pyplot's inline backend, IPython finds the figure's own _repr_png_
+    fig = figures["loss_curves"].fig
+    save_figure(fig, tmp_path / "loss_curves.png")
+    data, _ = DisplayFormatter().format(fig)
+    assert data["image/png"] == (tmp_path / "loss_curves.png").read_bytes()
+
+
+def test_a_figure_pair_displays_its_figure_once(demo, monkeypatch):
+    pytest.importorskip("IPython", reason="IPython (with ipykernel, requirements/dev.txt)")
+    import IPython.display
+    from IPython.core.formatters import DisplayFormatter
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    drawn = demo[2]["slopes"]
+    data, _ = DisplayFormatter().format(drawn)  # the cell's value: handled by the hook alone
+    assert data == {} and shown == [drawn.fig]
+
+
+def test_a_figure_pyplot_owns_is_left_to_pyplot(monkeypatch):
+    pytest.importorskip("IPython", reason="IPython (with ipykernel, requirements/dev.txt)")
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: shown.extend(objs))
+    fig, ax = plt.subplots()
+    try:
+        drawn = loss_curves([3.0, 2.0, 1.0], ax=ax)
+        assert drawn.fig is fig and owned_by_pyplot(fig)
+        drawn._ipython_display_()  # pyplot's backend shows it: a second image would repeat it
+        assert shown == []
+    finally:
+        plt.close(fig)
+    drawn._ipython_display_()  # closed: no longer pyplot's to show
+    assert shown == [fig]
+
+
+def test_single_panel_figures_draw_on_a_given_axes(demo):
+    walk, runs, _ = demo
+    data, hist = walk.data, walk.trained.history
+    fig = NotebookFigure(figsize=(15, 9), layout="constrained")
+    axes = fig.subplots(2, 2)
+    start = (walk.init_b, walk.init_w)
+    drawn = [
+        fitted_line(data.x_train, data.y_train, walk.init_b, walk.init_w, ax=axes[0, 0]),
+        one_update(
+            data.x_train,
+            data.y_train,
+            start,
+            (walk.updated_b, walk.updated_w),
+            lr=walk.lr,
+            ax=axes[0, 1],
+        ),  # fmt: skip
+        loss_curves(hist.train_loss, hist.val_loss, ax=axes[1, 0]),
+        loss_contours(runs.quadratic, start=start, ax=axes[1, 1]),
+    ]
+    for pair, ax in zip(drawn, axes.flat, strict=True):
+        assert pair.fig is fig and pair.axes is ax
+    assert len(fig.axes) == 5  # the four panels and the contours' colorbar
+    assert texts_outside(fig) == []
+
+
+def test_figures_are_not_kept_alive():
+    drawn = loss_curves([3.0, 2.0, 1.0])
+    figure = weakref.ref(drawn.fig)
+    del drawn
+    gc.collect()
+    assert figure() is None  # nothing global (pyplot's figure list) holds it
+
+
+def test_a_start_from_randn_1_is_one_number():
+    x, y = np.linspace(0, 1, 5), np.linspace(1, 3, 5)
+    rng = np.random.RandomState(42)
+    b, w = rng.randn(1), rng.randn(1)  # the chapter's start: arrays of one value
+    _, ax = fitted_line(x, y, b, w)
+    assert f"yhat = {b[0]:.4f} + ({w[0]:.4f}) x" in all_text(ax.figure)
+    with pytest.raises(gradstep.GradstepError, match="one number"):
+        fitted_line(x, y, np.zeros(2), w)
+
+
+def test_the_error_label_stays_inside_the_axes_on_either_side(demo):
+    walk, _, _ = demo
+    data, trained = walk.data, walk.trained
+    for b, w in [(walk.init_b, walk.init_w), (trained.intercept, trained.coef)]:
+        fig, ax = fitted_line(data.x_train, data.y_train, b, w)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        label = [t for t in ax.texts if t.get_text().startswith("error")][0]
+        inner, box = label.get_window_extent(canvas.get_renderer()), ax.get_window_extent()
+        assert box.x0 <= inner.x0 and inner.x1 <= box.x1, (b, w)

@@ -1,7 +1,10 @@
 """matplotlib figures, one module per subject. Plots draw; they never train.
 
-Figures are built with ``matplotlib.figure.Figure`` rather than ``pyplot``, so
-drawing never changes the user's backend or pyplot's global figure list.
+Figures are built as ``matplotlib.figure.Figure`` objects rather than through
+``pyplot``, so drawing never changes the user's backend or pyplot's global figure list
+(a loop drawing many figures keeps none of them alive). Every figure function returns a
+``FigureAxes`` ``(fig, axes)`` pair that a notebook shows as the figure, and the
+single-panel ones draw on an existing Axes given as ``ax=`` (``gradstep.plots.figure``).
 """
 
 from __future__ import annotations

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
+
+from gradstep.plots.figure import FigureAxes, NotebookFigure
 
 # Differences below this share of the minimum are rounding, not progress: not drawn.
 RESOLUTION = 1e-14
 
 
-def compare_losses(curves: dict) -> tuple[Figure, np.ndarray]:
+def compare_losses(curves: dict) -> FigureAxes:
     """Overlay the runs' losses per epoch. Returns ``(fig, axes)``.
 
     ``curves`` maps a label to ``(epochs, train_loss, val_loss or None, min_loss or
@@ -19,7 +20,7 @@ def compare_losses(curves: dict) -> tuple[Figure, np.ndarray]:
     minimum, whose slope shows how fast each run converges (down to rounding).
     """
     with_gap = any(c[3] is not None for c in curves.values())
-    fig = Figure(figsize=(13 if with_gap else 8, 5.5))
+    fig = NotebookFigure(figsize=(13 if with_gap else 8, 5.5))
     axes = np.atleast_1d(fig.subplots(1, 2 if with_gap else 1))
     colors = [f"C{i % 10}" for i in range(len(curves))]
     for color, (label, (epochs, train, val, min_loss)) in zip(colors, curves.items(), strict=True):
@@ -42,4 +43,4 @@ def compare_losses(curves: dict) -> tuple[Figure, np.ndarray]:
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(loc="upper right", fontsize="small")
     fig.tight_layout()
-    return fig, axes
+    return FigureAxes(fig, axes)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from matplotlib.figure import Figure
+from gradstep.plots.figure import FigureAxes, NotebookFigure
 
 
 def figure1(x_train, y_train, x_val, y_val):
     """The document's ``figure1``: train and validation scatter plots side by side."""
-    fig = Figure(figsize=(12, 6))
+    fig = NotebookFigure(figsize=(12, 6))
     ax = fig.subplots(1, 2)
     ax[0].scatter(x_train, y_train)
     ax[0].set_xlabel("x")
@@ -20,4 +20,4 @@ def figure1(x_train, y_train, x_val, y_val):
     ax[1].set_ylim([0, 3.1])
     ax[1].set_title("Generated Data - Validation")
     fig.tight_layout()
-    return fig, ax
+    return FigureAxes(fig, ax)

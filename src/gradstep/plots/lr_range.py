@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
+
+from gradstep.plots.figure import FigureAxes, new_figure
 
 
 def lr_range_figure(result, ax=None):
     """Loss against learning rate (log axis): raw losses, the smoothed curve, the suggestion."""
-    if ax is None:
-        fig = Figure(figsize=(6, 4))
-        ax = fig.subplots()
-    else:
-        fig = ax.figure
+    fig, ax, own = new_figure(ax, figsize=(6, 4))
     ax.plot(result.lrs, result.losses, color="0.75", linewidth=1, label="loss per step")
     ax.plot(result.lrs, result.smoothed, color="C0", label="smoothed")
     if result.suggested_lr is not None:
@@ -27,5 +24,6 @@ def lr_range_figure(result, ax=None):
     ax.set_ylabel("loss")
     ax.set_title("Learning-rate range test")
     ax.legend()
-    fig.tight_layout()
-    return fig, ax
+    if own:
+        fig.tight_layout()
+    return FigureAxes(fig, ax)

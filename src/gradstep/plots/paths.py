@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
 
+from gradstep.plots.figure import FigureAxes, NotebookFigure
 from gradstep.plots.surface import START_STYLE, draw_contours
 from gradstep.quadratic import QuadraticLoss, split_half_width
 
@@ -53,7 +53,7 @@ def descent_paths(
         half_width = paths_half_width(q, paths, j)
     hb, hw = split_half_width(half_width)
     k = len(paths)
-    fig = Figure(figsize=(6.2 * k + 0.6, 6.0), layout="constrained")
+    fig = NotebookFigure(figsize=(6.2 * k + 0.6, 6.0), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, k, squeeze=False)[0])
     colors = ["tab:red", "tab:orange", "tab:purple", "tab:brown"]
     for i, (ax, (label, (b, w))) in enumerate(zip(axes, paths.items(), strict=True)):
@@ -70,4 +70,4 @@ def descent_paths(
             f"paths projected on b and w_{j};\ncontours with the other {q.d - 1} "
             "coefficient(s) at their optimum"
         )
-    return fig, axes
+    return FigureAxes(fig, axes)

@@ -9,8 +9,7 @@ For the intercept ``k = 1`` always, so 0.2, 0.8 and 1.1 show the three cases.
 
 from __future__ import annotations
 
-from matplotlib.figure import Figure
-
+from gradstep.plots.figure import FigureAxes, NotebookFigure
 from gradstep.plots.steps import _labels, section, section_low, section_range
 from gradstep.plots.surface import START_STYLE, wrap_title
 from gradstep.quadratic import QuadraticLoss
@@ -30,7 +29,7 @@ def learning_rates(q: QuadraticLoss, start, rates=DEFAULT_RATES, j: int = 0, nam
 
     Returns ``(fig, axes)`` with ``axes`` of shape ``(len(rates), 2)``.
     """
-    fig = Figure(figsize=(13, 4.2 * len(rates) + 0.6))
+    fig = NotebookFigure(figsize=(13, 4.2 * len(rates) + 0.6))
     axes = fig.subplots(len(rates), 2, squeeze=False)
     for col, which in enumerate(("b", "w")):
         f, *_ = section(q, start, which, j)
@@ -60,4 +59,4 @@ def learning_rates(q: QuadraticLoss, start, rates=DEFAULT_RATES, j: int = 0, nam
             ax.set_xlabel(xlabel)
             ax.set_ylabel("loss (MSE)")
     fig.tight_layout()
-    return fig, axes
+    return FigureAxes(fig, axes)

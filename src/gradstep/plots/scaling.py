@@ -9,8 +9,8 @@ the training rows only) makes the contours circles and the path straight.
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
 
+from gradstep.plots.figure import FigureAxes, NotebookFigure
 from gradstep.plots.paths import draw_path, path_columns
 from gradstep.plots.surface import START_STYLE, draw_contours
 
@@ -26,7 +26,7 @@ def feature_scaling(panels, steps: int | None = None, half_width: float = 3.0):
     panels = list(panels)
     lengths = [len(np.asarray(p[2]).reshape(-1)) - 1 for p in panels]
     steps = min(lengths) if steps is None else min(int(steps), *lengths)
-    fig = Figure(figsize=(6.0 * len(panels), 6.4), layout="constrained")
+    fig = NotebookFigure(figsize=(6.0 * len(panels), 6.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(panels), squeeze=False)[0])
     for ax, (label, q, path_b, path_w) in zip(axes, panels, strict=True):
         b_arr, w_col = path_columns(path_b, path_w)
@@ -38,4 +38,4 @@ def feature_scaling(panels, steps: int | None = None, half_width: float = 3.0):
         ax.set_title(label)
         ax.legend(loc="upper right", fontsize=9)
     fig.suptitle(f"Feature scaling: the same start and {steps} steps of batch descent on each")
-    return fig, axes
+    return FigureAxes(fig, axes)

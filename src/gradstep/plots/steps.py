@@ -9,8 +9,8 @@ the step shrinks (a central difference is exact for a parabola).
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.figure import Figure
 
+from gradstep.plots.figure import FigureAxes, NotebookFigure
 from gradstep.plots.surface import START_STYLE, as_start, w_label, wrap_title
 from gradstep.quadratic import QuadraticLoss
 
@@ -68,7 +68,7 @@ def cross_sections(q: QuadraticLoss, start, j: int = 0, names=None):
 
     Returns ``(fig, (ax_b, ax_w))``.
     """
-    fig = Figure(figsize=(13, 5.5))
+    fig = NotebookFigure(figsize=(13, 5.5))
     axes = fig.subplots(1, 2)
     for ax, which in zip(axes, ("b", "w"), strict=True):
         f, p0, _, _ = section(q, start, which, j)
@@ -86,7 +86,7 @@ def cross_sections(q: QuadraticLoss, start, j: int = 0, names=None):
         ax.set_title(wrap_title(title))
         ax.legend(loc="upper center")
     fig.tight_layout()
-    return fig, tuple(axes)
+    return FigureAxes(fig, tuple(axes))
 
 
 def slopes(q: QuadraticLoss, start, j: int = 0, delta: float = 0.5, names=None):
@@ -97,7 +97,7 @@ def slopes(q: QuadraticLoss, start, j: int = 0, delta: float = 0.5, names=None):
     ``(L(p + delta) - L(p)) / delta``, which differs by ``delta`` times the
     curvature). Returns ``(fig, (ax_b, ax_w))``.
     """
-    fig = Figure(figsize=(13, 5.5))
+    fig = NotebookFigure(figsize=(13, 5.5))
     axes = fig.subplots(1, 2)
     for ax, which in zip(axes, ("b", "w"), strict=True):
         f, p0, grad, name = section(q, start, which, j)
@@ -127,4 +127,4 @@ def slopes(q: QuadraticLoss, start, j: int = 0, delta: float = 0.5, names=None):
         lo, hi = f(xs).min(), f(xs).max()
         ax.set_ylim(lo - 0.15 * (hi - lo), hi + 0.45 * (hi - lo))
     fig.tight_layout()
-    return fig, tuple(axes)
+    return FigureAxes(fig, tuple(axes))

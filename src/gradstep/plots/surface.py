@@ -10,9 +10,10 @@ import textwrap
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from gradstep.errors import GradstepError
+from gradstep.plots.figure import FigureAxes, NotebookFigure, new_figure
 from gradstep.quadratic import QuadraticLoss, split_half_width
 
 START_STYLE = {"marker": "o", "color": "black", "markersize": 8, "zorder": 5}
@@ -46,11 +47,17 @@ def slice_note(q: QuadraticLoss, j: int = 0) -> str:
 
 
 def as_start(start) -> tuple[float, np.ndarray] | None:
-    """``(b, w)`` with ``w`` a flat array, or None."""
+    """``(b, w)`` with ``b`` a float and ``w`` a flat array, or None.
+
+    ``b`` may be a one-element array, as the chapter's ``np.random.randn(1)`` gives.
+    """
     if start is None:
         return None
     b, w = start
-    return float(b), np.atleast_1d(np.asarray(w, dtype=np.float64)).reshape(-1)
+    b_arr = np.asarray(b, dtype=np.float64).reshape(-1)
+    if b_arr.size != 1:
+        raise GradstepError(f"the intercept b must be one number; got {b_arr.size} values")
+    return float(b_arr[0]), np.atleast_1d(np.asarray(w, dtype=np.float64)).reshape(-1)
 
 
 def contour_levels(
@@ -129,7 +136,7 @@ def loss_surface(
     axis to hold ``start`` (see ``auto_half_width``).
     """
     half_width = auto_half_width(q, start, j, half_width)
-    fig = Figure(figsize=(13, 5.8))
+    fig = NotebookFigure(figsize=(13, 5.8))
     # computed_zorder=False: draw the markers over the surface, not hidden under it
     ax3d = fig.add_subplot(1, 2, 1, projection="3d", computed_zorder=False)
     ax2d = fig.add_subplot(1, 2, 2)
@@ -163,23 +170,24 @@ def loss_surface(
     if note:
         fig.suptitle(note)
     fig.tight_layout()
-    return fig, (ax3d, ax2d)
+    return FigureAxes(fig, (ax3d, ax2d))
 
 
 def loss_contours(
     q: QuadraticLoss, start=None, j: int = 0, half_width=None, num: int = 101,
-    names=None,
+    names=None, ax=None,
 ):  # fmt: skip
     """The contours alone, with the minimum and ``start`` marked. Returns ``(fig, ax)``.
 
-    ``half_width`` defaults as in ``loss_surface``.
+    ``half_width`` defaults as in ``loss_surface``; ``ax``: an existing Axes to draw on
+    (its figure gets the colorbar beside it).
     """
     half_width = auto_half_width(q, start, j, half_width)
-    fig = Figure(figsize=(7.5, 6))
-    ax = fig.subplots()
+    fig, ax, own = new_figure(ax, figsize=(7.5, 6))
     draw_contours(ax, q, j=j, start=start, half_width=half_width, num=num, names=names)
     ax.legend(loc="upper right")
     note = slice_note(q, j)
     ax.set_title("Loss contours" + (f"\n{note}" if note else ""))
-    fig.tight_layout()
-    return fig, ax
+    if own:
+        fig.tight_layout()
+    return FigureAxes(fig, ax)
