@@ -29,7 +29,7 @@ lint: $(STAMP)
 
 test: setup lint
 	@scripts/sysdeps.sh chromium
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q -n 2
 
 test-slow: setup
 	$(PY) -m pytest -m slow -q
