@@ -6,7 +6,7 @@ heading, a line or two, a table) and exits 0. Each runs in its own process, one
 after another, so none warms up or slows down another. A benchmark that fails is
 reported with its exit code and the end of its standard error; the others still run.
 
-    python benchmarks/run.py [NAME ...]     # all, or only bench_NAME.py
+    python benchmarks/run.py [NAME ...]     # all (writes results.md), or only bench_NAME.py
 """
 
 from __future__ import annotations
@@ -69,8 +69,12 @@ def main(argv: list[str]) -> int:
         ok &= passed
         print(text, flush=True)
         sections.append(text)
-    atomic_write_text(RESULTS, "\n".join(sections))
-    print(f"wrote {RESULTS.relative_to(HERE.parent)}", file=sys.stderr)
+    if argv:  # a partial run must not replace the other benchmarks' results
+        print(f"not written: {RESULTS.relative_to(HERE.parent)} (only some benchmarks ran)",
+              file=sys.stderr)  # fmt: skip
+    else:
+        atomic_write_text(RESULTS, "\n".join(sections))
+        print(f"wrote {RESULTS.relative_to(HERE.parent)}", file=sys.stderr)
     return 0 if ok else 1
 
 
