@@ -17,12 +17,12 @@ from gradstep.cli.plot import FEATURE_HELP
     help="The file to write: .gif, or .mp4 when ffmpeg is on PATH. "
          "[default: RUN_DIR/animation.gif]",
 )  # fmt: skip
-@click.option("--frames", type=int, default=None,
+@click.option("--frames", type=int, default=None, metavar="N",
               help="Number of frames, spread over the epochs on a log scale (2 to 2000; at "
                    "most one per recorded epoch). [default: 120]")  # fmt: skip
-@click.option("--seconds", type=float, default=None,
+@click.option("--seconds", type=float, default=None, metavar="S",
               help="How long the animation lasts. [default: 6]")  # fmt: skip
-@click.option("--fps", type=float, default=None,
+@click.option("--fps", type=float, default=None, metavar="F",
               help="Frames per second (at most 50), instead of --seconds or --frames; "
                    "give at most two of the three.")  # fmt: skip
 @click.option("--feature", default=None, help=FEATURE_HELP)
@@ -30,8 +30,13 @@ from gradstep.cli.plot import FEATURE_HELP
               help="Resolution of the frames (80 gives 1120 x 384 pixels).")  # fmt: skip
 def animate(run_dir: str, out_file: str | None, frames: int | None, seconds: float | None,
             fps: float | None, feature: str | None, dpi: int) -> None:  # fmt: skip
-    """Animate the descent of the run folder RUN_DIR: the path on the loss contours, the
-    fitted line and the loss per epoch, moving together."""
+    """Animate the descent of the run folder RUN_DIR as a GIF (or MP4).
+
+    Three panels move together: the path on the loss contours, the fitted line (drawn
+    from the data's moments in quadratic.json: a run folder keeps no rows) and the loss
+    per epoch. The frames are spread over the epochs on a log scale, where the descent
+    moves most.
+    """
     from gradstep.cli.plot import feature_index
     from gradstep.plots.animate import animate_run, check_output, resolve_timing
     from gradstep.runs.folder import read_run
