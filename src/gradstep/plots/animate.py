@@ -91,8 +91,8 @@ def resolve_timing(frames=None, seconds=None, fps=None, options: bool = False) -
         frames = round(seconds * fps)
         if not 2 <= frames <= MAX_FRAMES:
             raise GradstepError(
-                f"seconds={seconds:g} at fps={fps:g} makes {frames} frames; choose them so "
-                f"there are 2 to {MAX_FRAMES}"
+                f"{_given('seconds', seconds, options)} at {_given('fps', fps, options)} makes "
+                f"{frames} frames; choose them so there are 2 to {MAX_FRAMES}"
             )
     elif fps is not None:
         frames = DEFAULT_FRAMES if frames is None else frames
