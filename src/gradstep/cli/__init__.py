@@ -26,6 +26,7 @@ COMMANDS = {
     "compare": "gradstep.cli.compare:compare",
     "graph": "gradstep.cli.graph:graph",
     "plot": "gradstep.cli.plot:plot",
+    "animate": "gradstep.cli.animate:animate",
     "report": "gradstep.cli.report:report",
     "bench": "gradstep.cli.bench:bench",
 }
