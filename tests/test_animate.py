@@ -212,3 +212,21 @@ def test_a_run_folder_being_written_is_refused(run_dir, tmp_path):
         proc = run_cli("animate", run_dir, "--frames", "2", "--seconds", "0.2",
                        "--out", tmp_path / "elsewhere.gif")  # fmt: skip
         assert proc.returncode == 0, proc.stderr
+
+
+def test_force_still_replaces_a_run_folder_holding_its_animation(tmp_path):
+    """animation.gif is gradstep's own file: --force may replace the folder holding it."""
+    import numpy as np
+
+    from gradstep.cli import main
+
+    csv = tmp_path / "d.csv"
+    x = np.linspace(0, 1, 30)
+    csv.write_text("x,y\n" + "".join(f"{a!r},{1 + 2 * a!r}\n" for a in x.tolist()))
+    out = tmp_path / "run"
+    args = ["train", str(csv), "--target", "y", "--out", str(out), "--no-report"]
+    assert main([*args, "--epochs", "20"]) == 0
+    assert main(["animate", str(out), "--frames", "4", "--seconds", "1"]) == 0
+    assert (out / "animation.gif").exists()
+    assert main([*args, "--epochs", "30", "--force"]) == 0
+    assert not (out / "animation.gif").exists()
