@@ -239,3 +239,49 @@ def test_parquet_dictionaries_and_huge_integers(tmp_path):
     assert cols["dict_txt"].first_text == (0, "a") and cols["dict_txt"].kind is None
     assert cols["dict_int"].values.tolist() == [1.0, 2.0, 1.0, 5.0]
     assert all(c.values.size == n for c in cols.values())
+
+
+def test_only_the_columns_asked_for_are_read_but_every_name_is_known(tmp_path):
+    path = write(tmp_path / "t.csv", "id,name,a,b,y\n007,Oslo,1,2,3\n1.50,Rome,4,5,6\n")
+    table = read_table(path, columns=["a", "y"], text_columns=["id"])
+    assert list(table.columns) == ["id", "a", "y"] and table.names == ["id", "name", "a", "b", "y"]
+    assert table.lines is None  # the fast reader read it, text column and all
+    assert cell_texts(table, "id", np.array([1, 0])) == ["1.50", "007"]
+    with pytest.raises(GradstepError, match=r"lacks 1 column\(s\) the model needs: 'c'.*name, a"):
+        require_columns(table, ["a", "c"], "the model")
+    pq_path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"s": ["x", "y"], "a": [1, 2], "y": [3.0, 4.0]}), pq_path)
+    got = read_table(str(pq_path), columns=["a", "y"])
+    assert list(got.columns) == ["a", "y"] and got.names == ["s", "a", "y"]
+
+
+def test_every_kept_row_is_a_view_of_one_float64_block(tmp_path):
+    text = "a,b,c,y\n" + "".join(f"{i},{2 * i},{i % 3},{i / 4}\n" for i in range(3000))
+    table = read_table(write(tmp_path / "t.csv", text))
+    selection = select(table, None, "y")
+    assert np.shares_memory(selection.x, table.block) and np.shares_memory(selection.y, table.block)
+    np.testing.assert_array_equal(selection.x[:, 1], 2 * np.arange(3000.0))
+    # features out of file order: one copy, same numbers
+    other = select(table, ["c", "a"], "y")
+    assert not np.shares_memory(other.x, table.block)
+    np.testing.assert_array_equal(other.x, selection.x[:, [2, 0]])
+
+
+def test_missing_values_take_the_fast_path_and_keep_their_line(tmp_path):
+    text = "x,y\n1,2\n\n" + "3,4\n" * 5000 + "NA,5\n6,nan\n7,8\n"
+    table = read_table(write(tmp_path / "t.csv", text))
+    assert table.lines is None and table.columns["x"].missing.sum() == 1
+    with pytest.raises(GradstepError, match=r"column 'x' has an empty/NA cell at row 5002 \(line "
+                       r"5004\) of .*\(2 row\(s\) have"):  # fmt: skip
+        select(table, ["x"], "y")
+    kept = select(table, ["x"], "y", drop_missing=True)
+    assert kept.dropped == 2 and kept.x[-1, 0] == 7 and kept.y.tolist()[-2:] == [4.0, 8.0]
+    precise = select(read_table(str(tmp_path / "t.csv"), precise=True), ["x"], "y", True)
+    np.testing.assert_array_equal(kept.x, precise.x)
+    np.testing.assert_array_equal(kept.rows, precise.rows)
+
+
+@pytest.mark.parametrize("cell", ["na", "N/a", "NULL", "None", '""'])
+def test_every_spelling_of_a_missing_cell_is_missing_on_the_fast_path(tmp_path, cell):
+    table = read_table(write(tmp_path / "t.csv", f"x,y\n1,2\n{cell},3\n"))
+    assert table.lines is None and table.columns["x"].missing.tolist() == [False, True]

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import csv
 import difflib
+import functools
 import io
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,6 +35,20 @@ EXTENSIONS = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parqu
 # Cells that mean "no value" (compared case-insensitively, after stripping spaces).
 MISSING_TOKENS = frozenset({"", "na", "n/a", "null", "none"})
 STDIN = "-"
+CSV_BLOCK = 1 << 18  # bytes of CSV text per block (pyarrow reads a few blocks ahead)
+
+
+def _spellings(token: str) -> set[str]:
+    """Every upper/lower-case spelling of ``token`` ("na": "na", "nA", "Na", "NA")."""
+    spellings = {""}
+    for char in token:
+        spellings = {s + c for s in spellings for c in {char.lower(), char.upper()}}
+    return spellings
+
+
+# pyarrow compares null values exactly: every spelling of the missing tokens, unpadded (a
+# padded one fails to convert to a number, and the precise reader then reads the file).
+CSV_NULLS = sorted(set().union(*map(_spellings, MISSING_TOKENS)))
 
 
 @dataclass(frozen=True)
@@ -64,16 +80,24 @@ class Table:
     columns: dict[str, Column]
     n_rows: int
     lines: np.ndarray | None = None  # CSV: the line of the file each row starts on
+    header: tuple[str, ...] | None = None  # every column of the file, read or not
+    # The float64 block (rows x numeric columns read) the numeric columns are views of.
+    block: np.ndarray | None = field(default=None, repr=False, compare=False)
+    # CSV read fast, with missing values: row -> its line in the file, found on demand.
+    locate: Callable[[int], int | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def names(self) -> list[str]:
-        return list(self.columns)
+        return list(self.header) if self.header is not None else list(self.columns)
 
     def where(self, row: int) -> str:
         """``"row 5 (line 6)"``: row ``row`` (0-based index) as a user finds it in the file."""
         text = f"row {row + 1}"
-        if self.lines is not None:
-            text += f" (line {int(self.lines[row])})"
+        line = int(self.lines[row]) if self.lines is not None else None
+        if line is None and self.locate is not None:
+            line = self.locate(row)
+        if line is not None:
+            text += f" (line {line})"
         return text
 
 
@@ -121,12 +145,20 @@ def table_format(path: str, fmt: str | None = None) -> str:
 
 
 def read_table(
-    path: str, fmt: str | None = None, stdin: BinaryIO | None = None, precise: bool = False
+    path: str,
+    fmt: str | None = None,
+    stdin: BinaryIO | None = None,
+    precise: bool = False,
+    columns: list[str] | None = None,
+    text_columns: tuple[str, ...] | list[str] = (),
 ) -> Table:
     """Read ``path`` (``"-"``: CSV from ``stdin``) into a :class:`Table`.
 
-    ``precise`` reads CSV with the :mod:`csv` module even when it is clean, so
-    every column keeps its cells as written (an id column ``007`` stays ``007``).
+    Only ``columns`` (None: every column) and ``text_columns`` (cells kept as written,
+    e.g. an id column) are read; the others stay out of memory, though ``names`` still
+    lists every column of the file. ``precise`` reads CSV with the :mod:`csv` module
+    even when it is clean, so every column keeps its cells as written (an id column
+    ``007`` stays ``007``).
     Raises :class:`GradstepError` for a missing or unreadable file, an unknown
     format, an empty file, duplicate column names, a header without rows, or rows
     of the wrong length.
@@ -134,12 +166,33 @@ def read_table(
     if path != STDIN:
         _check_file(path)
     kind = table_format(path, fmt)
+    wanted = Wanted(columns, tuple(text_columns))
     if kind == "parquet":
-        return _read_parquet(path)
+        return _read_parquet(path, wanted)
     if path == STDIN:
         raw = (stdin if stdin is not None else _stdin_bytes()).read()
-        return _read_csv(raw, "standard input", precise)
-    return _read_csv(_read_bytes(path), path, precise)
+        clean = None
+        if not precise and raw.strip():
+            clean = _read_clean_csv(lambda: io.BytesIO(raw), len(raw), "standard input", wanted)
+        return clean or _read_csv(raw, "standard input", wanted)
+    size = os.path.getsize(path)
+    if not precise and size > 0:
+        opener = functools.partial(open, path, "rb")
+        clean = _read_clean_csv(opener, size, path, wanted, _locator(path))
+        if clean is not None:
+            return clean
+    return _read_csv(_read_bytes(path), path, wanted)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """The columns to read: ``numbers`` (None: all) and ``texts`` (kept as written)."""
+
+    numbers: list[str] | None
+    texts: tuple[str, ...] = ()
+
+    def __contains__(self, name: str) -> bool:
+        return self.numbers is None or name in self.numbers or name in self.texts
 
 
 def _stdin_bytes() -> BinaryIO:
@@ -162,7 +215,8 @@ def _read_bytes(path: str) -> bytes:
         raise GradstepError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-def _read_csv(raw: bytes, source: str, precise: bool = False) -> Table:
+def _read_csv(raw: bytes, source: str, wanted: Wanted) -> Table:
+    """The precise reader: every cell through the :mod:`csv` module, every problem worded."""
     if not raw.strip():
         raise GradstepError(f"{source} is empty; it needs a header line and data rows")
     try:
@@ -172,9 +226,6 @@ def _read_csv(raw: bytes, source: str, precise: bool = False) -> Table:
             f"cannot read {source}: byte {exc.start} is not UTF-8 text; "
             "save the file as UTF-8 CSV (or pass a Parquet file)"
         ) from None
-    clean = None if precise else _read_clean_csv(raw, text, source)
-    if clean is not None:
-        return clean
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header, rows, lines = _csv_rows(reader, source)
@@ -187,36 +238,158 @@ def _read_csv(raw: bytes, source: str, precise: bool = False) -> Table:
         raise GradstepError(
             f"{source} has a header ({listing(names)}) but no data rows; add rows below it"
         )
-    cells = list(zip(*rows, strict=True))
-    columns = {name: _parse_cells(column) for name, column in zip(names, cells, strict=True)}
-    return Table(source, "csv", columns, len(rows), np.asarray(lines))
+    picked = [j for j, name in enumerate(names) if name in wanted]
+    columns = {names[j]: _parse_cells([row[j] for row in rows]) for j in picked}
+    return Table(source, "csv", columns, len(rows), np.asarray(lines), header=tuple(names))
 
 
-def _read_clean_csv(raw: bytes, text: str, source: str) -> Table | None:
-    """The table, read by ``pyarrow.csv``, if every column is integer or float and every
-    value finite; else None (the :mod:`csv` reader then reads it and words any error)."""
+def _read_clean_csv(open_stream, size: int, source: str, wanted: Wanted, locate=None):
+    """The table, read by ``pyarrow.csv`` block by block straight into float64, or None.
+
+    None (the :mod:`csv` reader then reads the file and words any error) unless the
+    header is plain and every column read converts to float64 (empty/NA cells missing),
+    or to text for ``wanted.texts``. A missing, NaN or infinite value is reported with
+    its line, found by ``locate(row)``; without one (standard input) such a table is None.
+    """
+    import pyarrow as pa
+
+    try:
+        header = _first_row(open_stream)
+    except (csv.Error, UnicodeDecodeError, StopIteration, OSError):
+        return None
+    names = [name.strip() for name in header]
+    texts = set(wanted.texts)
+    if not all(names) or len(set(names)) != len(names) or texts & set(wanted.numbers or ()):
+        return None
+    picked = [header[j] for j, name in enumerate(names) if name in wanted]
+    if not picked:
+        return None
+    types = {raw: pa.string() if raw.strip() in texts else pa.float64() for raw in picked}
+    try:
+        with open_stream() as stream:
+            filled = _read_blocks(stream, picked, types, size)
+    except (pa.ArrowException, OSError):
+        return None
+    if filled is None or filled.n_rows == 0:
+        return None
+    finite = bool(np.isfinite(filled.block).all())
+    if not finite and locate is None:
+        return None
+    columns = filled.columns([raw.strip() for raw in picked])
+    return Table(source, "csv", columns, filled.n_rows, header=tuple(names),
+                 block=filled.block, locate=None if finite else locate)  # fmt: skip
+
+
+def _read_blocks(stream, picked: list[str], types: dict, size: int) -> _Filler | None:
+    """The columns ``picked`` (header names as written) of a CSV stream, as ``types``."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    try:
-        data = pa_csv.read_csv(io.BytesIO(raw))
-        rows = csv.reader(io.StringIO(text, newline=""))
-        header = next(row for row in rows if any(cell.strip() for cell in row))
-    except (pa.ArrowException, csv.Error, StopIteration):
+    reader = pa_csv.open_csv(
+        stream,
+        read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=types, include_columns=picked, null_values=CSV_NULLS,
+            strings_can_be_null=False,
+        ),
+    )  # fmt: skip
+    if reader.schema.names != picked:
         return None
-    names = [name.strip() for name in header]
-    if data.num_rows == 0 or names != [name.strip() for name in data.column_names]:
+    filled = _fill(reader, [types[raw] == pa.float64() for raw in picked], size)
+    pa.default_memory_pool().release_unused()  # the blocks' buffers, kept by the pool
+    return filled
+
+
+def _first_row(open_stream) -> list[str]:
+    """The first row of the file that is not blank, as the :mod:`csv` module reads it."""
+    with io.TextIOWrapper(open_stream(), encoding="utf-8-sig", newline="") as text:
+        return next(row for row in csv.reader(text) if any(cell.strip() for cell in row))
+
+
+def _locator(path: str):
+    """``locate(row)``: the line of ``path`` that data row ``row`` (0-based) starts on,
+    counted as :func:`_csv_rows` counts it (read again: only an error message needs it)."""
+
+    def locate(row: int) -> int | None:
+        with open(path, encoding="utf-8-sig", newline="") as text:
+            reader = csv.reader(text)
+            seen_header, index, start = False, 0, 1
+            for cells in reader:
+                if cells and (seen_header or any(cell.strip() for cell in cells)):
+                    if seen_header and index == row:
+                        return start
+                    index += seen_header
+                    seen_header = True
+                start = reader.line_num + 1
         return None
-    names = _header_names(header, source)
-    columns = {}
-    for name, column in zip(names, data.columns, strict=True):
-        if column.type not in (pa.int64(), pa.float64()) or column.null_count:
-            return None
-        values = column.to_numpy().astype(np.float64, copy=False)
-        if not np.isfinite(values).all():
-            return None
-        columns[name] = Column(values, np.zeros(values.size, dtype=bool))
-    return Table(source, "csv", columns, data.num_rows)
+
+    return locate
+
+
+class _Filler:
+    """Record batches written straight into one float64 block (rows x numeric columns)
+    that grows as needed, with the missing cells' rows and the text columns' chunks."""
+
+    def __init__(self, numeric: list[bool], rows_guess: int):
+        self.numeric = numeric
+        self.block = np.empty((max(rows_guess, 1), sum(numeric)))
+        self.gaps: list[list[np.ndarray]] = [[] for _ in numeric]
+        self.chunks: list[list] = [[] for _ in numeric]
+        self.n_rows = 0
+
+    def add(self, batch) -> None:
+        start, m = self.n_rows, batch.num_rows
+        if start + m > self.block.shape[0]:
+            # realloc: the rows written stay where they are, none is copied twice over
+            self.block.resize((max(start + m, int(self.block.shape[0] * 1.25)),
+                               self.block.shape[1]), refcheck=False)  # fmt: skip
+        c = 0
+        for j, array in enumerate(batch.columns):
+            if not self.numeric[j]:
+                self.chunks[j].append(array)
+                continue
+            if array.null_count:
+                nulls = array.is_null().to_numpy(zero_copy_only=False)
+                self.gaps[j].append(start + np.flatnonzero(nulls))
+            self.block[start : start + m, c] = array.to_numpy(zero_copy_only=False)
+            c += 1
+        self.n_rows += m
+
+    def finish(self) -> None:
+        self.block.resize((self.n_rows, self.block.shape[1]), refcheck=False)
+
+    def columns(self, names: list[str]) -> dict[str, Column]:
+        """The columns, in ``names`` order: numbers as views of the block, texts as
+        pyarrow arrays of the cells as written."""
+        import pyarrow as pa
+
+        n, columns, c = self.n_rows, {}, 0
+        for j, name in enumerate(names):
+            missing = np.zeros(n, dtype=bool)
+            for rows in self.gaps[j]:
+                missing[rows] = True
+            if self.numeric[j]:
+                columns[name] = Column(self.block[:, c], missing)
+                c += 1
+            else:
+                cells = pa.chunked_array(self.chunks[j], pa.string())
+                columns[name] = Column(np.full(n, np.nan), missing, kind="text", cells=cells)
+        return columns
+
+
+def _fill(reader, numeric: list[bool], size: int) -> _Filler:
+    """Every batch of ``reader`` in a :class:`_Filler` sized from the first batch."""
+    filler = None
+    for batch in reader:
+        if filler is None:  # rows per byte of the first block, for the whole file
+            guess = batch.num_rows * max(1.0, size / CSV_BLOCK) * 1.05 + 64
+            filler = _Filler(numeric, int(guess))
+        filler.add(batch)
+    if filler is None:
+        filler = _Filler(numeric, 0)
+    filler.finish()
+    return filler
 
 
 def _csv_rows(reader, source: str) -> tuple[list[str], list[list[str]], list[int]]:
@@ -290,7 +463,9 @@ def _parse_cells(cells) -> Column:
     return Column(values, missing, cells=cells)
 
 
-def _read_parquet(path: str) -> Table:
+def _read_parquet(path: str, wanted: Wanted) -> Table:
+    """Only the columns wanted; plain numbers row group by row group straight into one
+    float64 block, other types (text, dictionaries, dates) column by column."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -299,18 +474,46 @@ def _read_parquet(path: str) -> Table:
     try:
         names = pq.read_schema(path).names
         _check_duplicates(names, path)
-        table = pq.ParquetFile(path).read()
+        data = pq.ParquetFile(path)
+        n_rows = data.metadata.num_rows
+        if n_rows == 0:
+            raise GradstepError(f"{path} has columns ({listing(names)}) but no rows")
+        schema = data.schema_arrow
+        picked = [name for name in names if name in wanted]
+        numbers = [name for name in picked if _plain_number(schema.field(name).type, pa)]
+        filler = _Filler([True] * len(numbers), n_rows)
+        for group in range(data.num_row_groups if numbers else 0):
+            part = data.read_row_group(group, columns=numbers)
+            for batch in part.to_batches():  # one conversion at a time
+                filler.add(_as_float64(batch, pa))
+            del part
+        filler.finish()
+        numeric = filler.columns(numbers)
+        others = {name: _arrow_column(data.read(columns=[name]).column(0), pa)
+                  for name in picked if name not in numeric}  # fmt: skip
     except (pa.ArrowException, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise GradstepError(
             f"cannot read {path} as Parquet: {reason} (for CSV, pass --format csv)"
         ) from None
-    if table.num_rows == 0:
-        raise GradstepError(f"{path} has columns ({listing(names)}) but no rows")
-    columns = {
-        name: _arrow_column(table.column(i), pa) for i, name in enumerate(table.column_names)
-    }
-    return Table(path, "parquet", columns, table.num_rows)
+    pa.default_memory_pool().release_unused()  # the row groups' buffers, kept by the pool
+    columns = {name: numeric[name] if name in numeric else others[name] for name in picked}
+    return Table(path, "parquet", columns, n_rows, header=tuple(names), block=filler.block)
+
+
+def _plain_number(kind, pa) -> bool:
+    return (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_decimal(kind)
+    )
+
+
+def _as_float64(batch, pa):
+    # safe=False: integers beyond 2**53 are rounded to the nearest float, not refused.
+    arrays = [array.cast(pa.float64(), safe=False) for array in batch.columns]
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
 
 
 def _arrow_column(chunked, pa) -> Column:
@@ -363,15 +566,48 @@ def select(
     for name in used:
         require_numeric(table, name, "target" if name == target else "feature")
     rows = finite_rows(table, used, drop_missing)
-    x = np.column_stack([table.columns[name].values[rows] for name in features])
-    y = table.columns[target].values[rows] if target is not None else None
     dropped = table.n_rows - rows.size
     if rows.size == 0:
         raise GradstepError(
             f"no rows of {table.source} are left after dropping the {dropped} with missing, "
             "NaN or infinite values; fill the gaps instead"
         )
+    x, y = gather(table, features, target, rows)
     return Selection(x, y, list(features), target, rows, skipped, dropped)
+
+
+def gather(
+    table: Table, features: list[str], target: str | None, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(x, y)`` of ``rows``: with every row kept, views of the table's float64 block (no
+    copy when the features lie evenly spaced in it, as in file order); else the kept rows
+    written straight into new arrays, one column at a time."""
+    columns = [table.columns[name].values for name in features]
+    if rows.size == table.n_rows:  # rows is every row, in order
+        x = _block_view(table.block, columns)
+        y = table.columns[target].values if target is not None else None
+        return (np.column_stack(columns) if x is None else x), y
+    x = np.empty((rows.size, len(features)))
+    for j, values in enumerate(columns):
+        x[:, j] = values[rows]
+    return x, (table.columns[target].values[rows] if target is not None else None)
+
+
+def _block_view(block: np.ndarray | None, columns: list[np.ndarray]) -> np.ndarray | None:
+    """``columns`` side by side as one view of ``block``, if they are evenly spaced in it."""
+    if block is None or not columns or block.shape[0] != columns[0].shape[0]:
+        return None
+    start = block.__array_interface__["data"][0]
+    at = []
+    for values in columns:
+        offset = values.__array_interface__["data"][0] - start
+        if values.base is not block or values.strides != block.strides[:1] or offset % 8:
+            return None
+        at.append(offset // 8)
+    step = at[1] - at[0] if len(at) > 1 else 1
+    if step <= 0 or any(b - a != step for a, b in zip(at, at[1:], strict=False)):
+        return None
+    return block[:, at[0] : at[-1] + 1 : step]
 
 
 def default_features(table: Table, target: str | None) -> tuple[list[str], dict[str, str]]:
@@ -485,6 +721,9 @@ def finite_rows(table: Table, names: list[str], drop_missing: bool) -> np.ndarra
 def cell_texts(table: Table, name: str, rows: np.ndarray) -> list[str]:
     """The cells of column ``name`` at ``rows`` as text, as they were in the file."""
     column = table.columns[name]
+    if column.cells is not None and hasattr(column.cells, "take"):  # pyarrow strings
+        cells = column.cells.take(np.asarray(rows, dtype=np.int64)).to_pylist()
+        return ["" if cell is None else cell for cell in cells]
     if column.cells is not None:
         return ["" if column.cells[i] is None else str(column.cells[i]) for i in rows]
     texts = []

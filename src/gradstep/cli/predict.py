@@ -51,7 +51,7 @@ def predict(
             f"{out_file} already exists; pass --force to replace it, or choose another --out"
         )
     model, table, selection = model_inputs(run_dir, data, fmt, drop_missing, with_target=False,
-                                           precise=id_column is not None)  # fmt: skip
+                                           id_column=id_column)  # fmt: skip
     ids = None
     if id_column is not None:
         from gradstep.table import cell_texts, require_column
@@ -62,7 +62,8 @@ def predict(
     _report_dropped(selection.dropped, id_column)
     columns = ([(id_column, ids)] if ids is not None else []) + [("prediction", predictions)]
     if out_file is None:
-        click.echo(csv_text(columns), nl=False)
+        for text in csv_chunks(columns):
+            click.echo(text, nl=False)
         return
     try:
         write_table(Path(out_file), columns)
@@ -70,17 +71,19 @@ def predict(
         raise write_error(out_file, exc) from None
 
 
-def model_inputs(run_dir, data, fmt, drop_missing: bool, with_target: bool, precise=False):
+def model_inputs(run_dir, data, fmt, drop_missing: bool, with_target: bool, id_column=None):
     """``(model, table, selection)``: the run's model and DATA's columns for it.
 
-    ``precise``: keep every CSV cell as written (an id column ``007`` stays ``007``).
+    Only the columns used are read: the features, the target (``with_target``) and
+    ``id_column``, whose cells are kept as written (an id ``007`` stays ``007``).
     """
     from gradstep.runs.output import read_model
     from gradstep.table import read_table, require_columns, select
 
     model = read_model(run_dir)
-    table = read_table(data, fmt, precise=precise)
     needed = [*model.features, *([model.target] if with_target else [])]
+    texts = [id_column] if id_column is not None else []
+    table = read_table(data, fmt, columns=needed, text_columns=texts)
     require_columns(table, needed, f"the model in {run_dir}")
     selection = select(table, model.features, model.target if with_target else None,
                        drop_missing)  # fmt: skip
@@ -115,30 +118,44 @@ def _report_dropped(dropped: int, id_column: str | None) -> None:
         click.echo(f"gradstep: dropped {dropped} row(s) with missing values{hint}", err=True)
 
 
-def csv_text(columns: list[tuple[str, object]]) -> str:
+CSV_ROWS_AT_ONCE = 1 << 16  # rows turned into text at a time, so the text never is whole
+
+
+def csv_chunks(columns: list[tuple[str, object]]):
+    """The CSV text of ``columns``, header first, in pieces of ``CSV_ROWS_AT_ONCE`` rows."""
     import csv
     import io
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([name for name, _ in columns])
-    cells = [
-        values if name != "prediction" else [repr(float(v)) for v in values]
-        for name, values in columns
-    ]
-    writer.writerows(zip(*cells, strict=True))
-    return buffer.getvalue()
+    n = len(columns[-1][1])
+    for start in range(0, max(n, 1), CSV_ROWS_AT_ONCE):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        if start == 0:
+            writer.writerow([name for name, _ in columns])
+        part = slice(start, start + CSV_ROWS_AT_ONCE)
+        cells = [
+            values[part] if name != "prediction" else [repr(float(v)) for v in values[part]]
+            for name, values in columns
+        ]
+        writer.writerows(zip(*cells, strict=True))
+        yield buffer.getvalue()
+
+
+def csv_text(columns: list[tuple[str, object]]) -> str:
+    return "".join(csv_chunks(columns))
 
 
 def write_table(path, columns: list[tuple[str, object]]) -> None:
-    from gradstep.files import atomic_path, atomic_write_text
+    from gradstep.files import atomic_path
 
-    if path.suffix.lower() in (".parquet", ".pq"):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    with atomic_path(path) as tmp:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow as pa
+            import pyarrow.parquet as pq
 
-        table = pa.table({name: pa.array(list(values)) for name, values in columns})
-        with atomic_path(path) as tmp:
+            table = pa.table({name: pa.array(values) for name, values in columns})
             pq.write_table(table, tmp)
-    else:
-        atomic_write_text(path, csv_text(columns))
+        else:
+            with open(tmp, "w", encoding="utf-8", newline="") as out:
+                for text in csv_chunks(columns):
+                    out.write(text)
