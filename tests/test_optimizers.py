@@ -166,3 +166,22 @@ def test_a_state_passed_back_is_checked():
             gradstep.fit(X, Y, epochs=2, optimizer="adam", optimizer_state=state)
     with pytest.raises(GradstepError, match="keeps no state"):
         gradstep.fit(X, Y, epochs=2, optimizer_state=good)
+
+
+def test_gdregressor_takes_an_optimizer_and_continues_its_state():
+    from gradstep import GDRegressor
+
+    options = dict(optimizer={"name": "adam", "amsgrad": True}, lr=0.01, tol=None)
+    warm = GDRegressor(max_iter=10, warm_start=True, **options).fit(X, Y).fit(X, Y)
+    straight = GDRegressor(max_iter=20, **options).fit(X, Y)
+    np.testing.assert_array_equal(warm.coef_, straight.coef_)
+    assert warm.optimizer_state_["step"] == straight.optimizer_state_["step"] == 20
+    partial = GDRegressor(batch_size=8, **options)
+    for _ in range(3):
+        partial.partial_fit(X, Y)
+    mini = GDRegressor(batch_size=8, max_iter=3, **options).fit(X, Y)
+    np.testing.assert_array_equal(partial.coef_, mini.coef_)
+    assert GDRegressor().get_params()["optimizer"] == "sgd"
+    assert GDRegressor().fit(X, Y).optimizer_state_ is None
+    with pytest.raises(GradstepError, match="optimizer='adamw' is not known"):
+        GDRegressor(optimizer="adamw").fit(X, Y)
