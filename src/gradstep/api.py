@@ -13,6 +13,7 @@ from gradstep.data import as_xy, check_finite
 from gradstep.drive import Rules, descend
 from gradstep.engines import Data, Settings, choose, prepare
 from gradstep.engines.base import refuse
+from gradstep.engines.optimizers import check_state, resolve
 from gradstep.errors import GradstepError
 from gradstep.moments import SMALL
 from gradstep.result import FitResult
@@ -119,6 +120,8 @@ def fit(
     device: str = "auto",
     dtype: str | None = None,
     progress=None,
+    optimizer="sgd",
+    optimizer_state: dict | None = None,
 ) -> FitResult:
     """Fit ``y ≈ b + x @ w`` by gradient descent on the MSE.
 
@@ -148,6 +151,14 @@ def fit(
     dtype : torch engines only: ``"float32"`` (PyTorch's default) or ``"float64"``;
         the other engines compute in float64.
     progress : ``callable(done, epochs, train_loss, bound)`` called between chunks.
+    optimizer : ``"sgd"`` (the document's step), ``"momentum"``, ``"nesterov"``,
+        ``"rmsprop"``, ``"adagrad"``, ``"adam"``, or a dict such as ``{"name": "adam",
+        "betas": (0.9, 0.99), "amsgrad": True}`` with ``torch.optim``'s hyperparameter names
+        and defaults (``lr`` is this function's own); see
+        :mod:`gradstep.engines.optimizers`. ``result.extra["optimizer"]`` says what ran.
+    optimizer_state : the state a previous run ended with,
+        ``result.extra["optimizer_state"]``, to continue it exactly (with ``init`` set to
+        its parameters and ``start_epoch`` to its epochs); None starts the optimizer afresh.
     """
     x_arr, y_arr = as_xy(x, y, "training", keep_float32=True, finite=False)
     if (x_val is None) != (y_val is None):
@@ -164,7 +175,9 @@ def fit(
     if dtype not in (None, "float32", "float64"):
         raise GradstepError(f"dtype={dtype!r} is not known; use 'float32' or 'float64'")
     batch = None if batch_size is None or batch_size >= n else int(batch_size)
-    settings = Settings(float(lr), batch, int(seed), record_steps, device, dtype)
+    opt = resolve(optimizer)
+    state = check_state(opt, optimizer_state, d)
+    settings = Settings(float(lr), batch, int(seed), record_steps, device, dtype, opt)
     spec = choose(engine, n, d, settings)
     refuse(spec, settings)
     b0, w0 = initial_params(init, d, seed, engine=spec.name)
@@ -191,13 +204,15 @@ def fit(
         certificate = Certificate(moments)
     outcome = descend(
         prepared, b0, w0.copy(), start_epoch=int(start_epoch), epochs=int(epochs),
-        rules=Rules(tol=tol), certificate=certificate, progress=progress,
+        rules=Rules(tol=tol), certificate=certificate, progress=progress, state=state,
     )  # fmt: skip
     history = outcome.history
     extra = {**prepared.timings, "prepare_seconds": prepare_seconds}
     extra["compile_seconds"] = compile_seconds + prepared.timings.get("compile_seconds", 0.0)
     extra["seconds"] = time.perf_counter() - started
     extra["stop_reason"] = outcome.reason
+    extra["optimizer"] = opt.config()
+    extra["optimizer_state"] = outcome.state
     if certificate is not None:
         extra["bound"] = outcome.bound
         extra["condition_number"] = certificate.condition

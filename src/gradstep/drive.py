@@ -5,7 +5,9 @@ Between chunks the driver applies the stopping rules of :mod:`gradstep.policies`
 to what the engine returned (the certified ``tol`` and patience on a loss), cuts
 the history at the first epoch that meets one, and reports progress. Engines only
 compute; since the batches of epoch ``k`` depend only on ``(seed, k)``, a chunk cut
-short and a run resumed later both continue exactly.
+short and a run resumed later both continue exactly. A stateful optimizer's state is
+carried from chunk to chunk; at a cut the chunk is replayed up to the cut for the state
+there (:mod:`gradstep.engines.base` says why).
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ class Outcome:
     ``converged``: whether ``tol`` was certified (None without ``tol``). ``bound``:
     the last certified relative distance to least squares (None without a certificate).
     ``best_epoch``: the epoch (1-based, counting from the run's start) with the best
-    monitored loss, when patience is used.
+    monitored loss, when patience is used. ``state``: the optimizer state after the last
+    epoch kept (None for plain SGD), to continue from.
     """
 
     history: History
@@ -58,6 +61,7 @@ class Outcome:
     converged: bool | None
     bound: float | None = None
     best_epoch: int | None = None
+    state: dict | None = None
 
 
 def chunk_epochs(done: int, remaining: int, epoch_work: int) -> int:
@@ -76,8 +80,10 @@ def descend(
     certificate: Certificate | None = None,
     patience: Patience | None = None,
     progress: Callable[[int, int, float, float | None], None] | None = None,
+    state: dict | None = None,
 ) -> Outcome:
-    """Run ``engine`` from ``(b, w)`` after ``start_epoch`` epochs, for at most ``epochs``.
+    """Run ``engine`` from ``(b, w)`` (and the optimizer ``state``, None: a fresh one) after
+    ``start_epoch`` epochs, for at most ``epochs``.
 
     ``patience`` may be a :class:`Patience` already fed with earlier epochs (a resumed
     run); otherwise one is made from ``rules.patience``. ``progress(done, epochs,
@@ -92,10 +98,13 @@ def descend(
     done, reason, bound = 0, "epochs", None
     while done < epochs:
         size = chunk_epochs(done, epochs - done, epoch_work)
-        chunk = engine.run(b, w, start_epoch + done, size)
+        chunk = engine.run(b, w, start_epoch + done, size, state)
         stop, reason = _first_stop(chunk, rules, certificate, patience)
-        if stop is not None:
+        if stop is not None and stop + 1 < chunk.epochs:
             chunk = chunk.head(stop + 1)
+            if engine.state is not None:  # the state at the cut: replay up to it
+                engine.run(b, w, start_epoch + done, stop + 1, state)
+        state = engine.state
         if certificate is not None:
             bound = float(certificate.relative_bound(chunk.b[-1:], chunk.w[-1:])[0])
         chunks.append(chunk)
@@ -111,7 +120,7 @@ def descend(
     best = None
     if patience is not None and patience.best_epoch_index is not None:
         best = patience.best_epoch_index + 1
-    return Outcome(history, reason, converged, bound, best)
+    return Outcome(history, reason, converged, bound, best, state)
 
 
 def _epoch_work(engine: Engine) -> int:

@@ -57,6 +57,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from gradstep.api import check_hyperparams
 from gradstep.drive import Rules, descend
 from gradstep.engines import Data, Settings, prepare
+from gradstep.engines.optimizers import resolve as resolve_optimizer
 from gradstep.errors import GradstepError
 from gradstep.moments import Moments
 from gradstep.policies import (
@@ -156,6 +157,11 @@ class GDRegressor(RegressorMixin, BaseEstimator):
     device, dtype : str or None, default=None
         Passed to ``gradstep.fit`` when set (the torch engines). In float32 the
         default ``tol`` may be out of reach; use dtype="float64" or a larger tol.
+    optimizer : str or dict, default="sgd"
+        As in ``gradstep.fit``: "sgd", "momentum", "nesterov", "rmsprop", "adagrad",
+        "adam", or e.g. ``{"name": "adam", "betas": (0.9, 0.99)}`` (``torch.optim``'s
+        hyperparameter names and defaults). ``lr="auto"`` is derived for plain SGD.
+        Warm starts and ``partial_fit`` continue the optimizer's state.
 
     Attributes
     ----------
@@ -176,6 +182,8 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         after the last call (inf when the data is too ill-conditioned to certify).
     engine_ : str
         The engine that ran the last call.
+    optimizer_state_ : dict or None
+        The optimizer's state after the last call (None for plain SGD).
     lr_ : float
         The learning rate used (internal units).
     scaler_ : gradstep.policies.Scaler or None
@@ -201,6 +209,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         engine="auto",
         device=None,
         dtype=None,
+        optimizer="sgd",
     ):
         self.lr = lr
         self.max_iter = max_iter
@@ -215,6 +224,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self.engine = engine
         self.device = device
         self.dtype = dtype
+        self.optimizer = optimizer
 
     # -- public API -------------------------------------------------------------
 
@@ -238,8 +248,10 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         problem = self._problem(x_train, y_train, None, x_val, y_val)
         batch = self._batch(len(problem.z))
         lr = self._lr(problem, batch)
+        state = None
         if warm and _same(problem.scaler, self._scaler):
             b0, w0 = self._b_scaled, self._w_scaled  # continue exactly, no round trip
+            state = self.optimizer_state_
         elif warm:
             b0, w0 = problem.scaler.to_scaled(self.intercept_, self.coef_)
         else:
@@ -252,7 +264,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         outcome = self._descend(
             problem, b0, w0, lr=lr, batch=batch, seed=seed, epochs=self.max_iter,
             start_epoch=self._epoch if warm else 0,
-            rules=Rules(self.tol, patience, monitor),
+            rules=Rules(self.tol, patience, monitor), state=state,
         )  # fmt: skip
         reason = {"tol": "tol", "epochs": "max_iter"}.get(outcome.reason)
         reason = reason or ("val_loss" if monitor == "val_loss" else "train_loss")
@@ -291,17 +303,18 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         if first:
             problem = self._problem(X, y, None, None, None)
             b0, w0, start, seed = 0.0, np.zeros(X.shape[1]), 0, _seed_from(self.random_state)
+            state = None
         else:
             problem = self._problem(X, y, self._scaler, None, None)
             b0, w0 = self._b_scaled, self._w_scaled
-            start, seed = self._epoch, self._seed
+            start, seed, state = self._epoch, self._seed, self.optimizer_state_
         batch = self._batch(len(problem.z))
         lr = self._lr(problem, batch)
         if not first and self.lr == "auto":
             lr = min(lr, self.lr_)
         outcome = self._descend(
             problem, b0, w0, lr=lr, batch=batch, seed=seed, epochs=1,
-            start_epoch=start, rules=Rules(self.tol),
+            start_epoch=start, rules=Rules(self.tol), state=state,
         )  # fmt: skip
         self._store(problem, outcome.history, lr, seed, append=not first)
         self.n_iter_ = 1
@@ -343,22 +356,29 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         l_max = None if batch is None else largest_row_curvature(problem.z)
         return auto_lr(problem.moments, batch, l_max, problem.active)
 
-    def _descend(self, problem: _Problem, b, w, *, lr, batch, seed, epochs, start_epoch, rules):
+    def _descend(
+        self, problem: _Problem, b, w, *, lr, batch, seed, epochs, start_epoch, rules, state
+    ):
         """Prepare the engine once for this data and let the driver run it."""
         dtype = self.dtype
         if dtype is None and self.engine.startswith("torch-"):
             dtype = "float64"  # least-squares accuracy needs it
-        settings = Settings(lr, batch, seed, False, self.device or "auto", dtype)
+        optimizer = resolve_optimizer(self.optimizer)
+        settings = Settings(lr, batch, seed, False, self.device or "auto", dtype, optimizer)
         n, d = problem.z.shape
         check_hyperparams(lr, epochs, batch, n, None, seed, start_epoch, d)
+        if state is not None and set(state) != set(optimizer.init_state(d)):
+            state = None  # the optimizer was changed since: start it afresh
         data = Data(problem.z, problem.y, *(problem.validation or (None, None)))
         engine = prepare(self.engine, data, settings, problem.moments)
         self._certificate = Certificate(problem.moments, problem.active)
         self.engine_ = engine.name
-        return descend(
+        outcome = descend(
             engine, float(b), np.asarray(w, dtype=np.float64), start_epoch=start_epoch,
-            epochs=epochs, rules=rules, certificate=self._certificate,
+            epochs=epochs, rules=rules, certificate=self._certificate, state=state,
         )  # fmt: skip
+        self.optimizer_state_ = outcome.state
+        return outcome
 
     def _store(self, problem: _Problem, history: History, lr, seed, *, append):
         scaler = problem.scaler
@@ -404,6 +424,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         lr = self.lr
         if not (lr == "auto" if isinstance(lr, str) else _is_number(lr) and 0 < lr < math.inf):
             raise GradstepError(f"lr={lr!r} must be 'auto' or a positive number, e.g. lr=0.1")
+        resolve_optimizer(self.optimizer)
         for name, low in (("max_iter", 1), ("n_iter_no_change", 1)):
             value = getattr(self, name)
             if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:

@@ -8,20 +8,26 @@ loop in every mode it declares. Nothing heavy is imported until an engine is use
 from __future__ import annotations
 
 from gradstep.engines.base import FULL, MINI, Capabilities, Data, Engine, Settings, Spec
+from gradstep.engines.optimizers import NAMES as OPTIMIZERS
 from gradstep.errors import GradstepError
 
 _BOTH = frozenset({FULL, MINI})
-_TORCH = Capabilities(_BOTH, frozenset({"cpu", "cuda"}), frozenset({"float32", "float64"}))
+_ALL = frozenset(OPTIMIZERS)  # numpy and stats through optimizers.py, torch through torch.optim
+_TORCH = Capabilities(
+    _BOTH, frozenset({"cpu", "cuda"}), frozenset({"float32", "float64"}), optimizers=_ALL
+)
 
 REGISTRY: dict[str, Spec] = {
     spec.name: spec
     for spec in (
-        Spec("numpy", "gradstep.engines.numpy_loop:NumpyLoop", Capabilities(_BOTH),
+        Spec("numpy", "gradstep.engines.numpy_loop:NumpyLoop",
+             Capabilities(_BOTH, optimizers=_ALL),
              "the document's loop: steps 1-4 in float64 NumPy"),
         Spec("stats", "gradstep.engines.stats:StatsEngine",
-             Capabilities(frozenset({FULL}), cost="stats"),
+             Capabilities(frozenset({FULL}), cost="stats", optimizers=_ALL),
              "full batch from sufficient statistics: one pass, then O(d^2) per epoch"),
-        Spec("compiled", "gradstep.engines.compiled:CompiledEngine", Capabilities(_BOTH),
+        Spec("compiled", "gradstep.engines.compiled:CompiledEngine",
+             Capabilities(_BOTH, optimizers=frozenset({"sgd"})),
              "mini-batch and stochastic steps in a compiled (numba) loop"),
         Spec("torch-autograd", "gradstep.engines.torch_loop:TorchAutograd", _TORCH,
              "tensors with requires_grad, backward(), the update under no_grad()"),
@@ -64,7 +70,8 @@ def choose(name: str, n: int, d: int, settings: Settings) -> Spec:
 
     ``"auto"``: a torch engine when float32 or a GPU is asked for (only they compute
     there); otherwise ``stats`` for full batch and ``compiled`` for mini-batches, from
-    :data:`AUTO_MIN_VALUES` values on, and the plain ``numpy`` loop below.
+    :data:`AUTO_MIN_VALUES` values on, and the plain ``numpy`` loop below — or where the
+    faster engine does not run the optimizer asked for.
     """
     if name != AUTO:
         return spec(name)
@@ -73,7 +80,10 @@ def choose(name: str, n: int, d: int, settings: Settings) -> Spec:
     mode = FULL if settings.batch_size is None else MINI
     if n * d < AUTO_MIN_VALUES[mode]:
         return REGISTRY["numpy"]
-    return REGISTRY["stats" if mode == FULL else "compiled"]
+    fast = REGISTRY["stats" if mode == FULL else "compiled"]
+    if settings.optimizer.name not in fast.capabilities.optimizers:
+        return REGISTRY["numpy"]
+    return fast
 
 
 def prepare(name: str, data: Data, settings: Settings, moments=None) -> Engine:

@@ -54,8 +54,8 @@ class CompiledEngine(Engine):
                     upcoming = pool.submit(epoch_order, n, seed, epoch + 1)
                 yield order, batch
 
-    def run(self, b: float, w: np.ndarray, start_epoch: int, epochs: int) -> History:
-        n, d = self.x.shape
+    def run(self, b, w, start_epoch: int, epochs: int, state: dict | None = None) -> History:
+        n, d = self.x.shape  # plain SGD only: no optimizer state
         lr, record = self.settings.lr, self.settings.record_steps
         batch = self.settings.batch_size or n
         steps_per_epoch = -(-n // min(batch, n))

@@ -2,7 +2,8 @@
 
 The reference every other engine is checked against: each step is the plain
 function of :mod:`gradstep.steps` (its unchecked ``fast_*`` form: the data is
-validated once by ``fit``), nothing is cached or fused.
+validated once by ``fit``), nothing is cached or fused. With an optimizer other
+than plain SGD, step 4 is that optimizer's ``step`` (:mod:`gradstep.engines.optimizers`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradstep.engines.base import Data, Engine, Settings
+from gradstep.engines.optimizers import copy_state
 from gradstep.result import History
 from gradstep.steps import batch_indices, divergence_error
 from gradstep.steps import fast_gradients as gradients
@@ -27,9 +29,10 @@ class NumpyLoop(Engine):
         self.x, self.y = as64(data.x), as64(data.y)
         self.x_val, self.y_val = as64(data.x_val), as64(data.y_val)
 
-    def run(self, b: float, w: np.ndarray, start_epoch: int, epochs: int) -> History:
+    def run(self, b, w, start_epoch: int, epochs: int, state: dict | None = None) -> History:
         x, y, lr = self.x, self.y, self.settings.lr
         n, d = x.shape
+        update = self._update(d, state)  # step 4: steps.update, or the optimizer's step
         record = self.settings.record_steps
         b_hist, w_hist, train_loss = np.empty(epochs), np.empty((epochs, d)), np.empty(epochs)
         val_loss = np.empty(epochs) if self.x_val is not None else None
@@ -64,3 +67,16 @@ class NumpyLoop(Engine):
             np.array(steps_w) if record else None,
             first_epoch=start_epoch + 1,
         )  # fmt: skip
+
+    def _update(self, d: int, state: dict | None):
+        """Step 4: the document's ``update``, or the optimizer's step with the same signature."""
+        optimizer = self.settings.optimizer
+        if not optimizer.stateful:
+            return update
+        self.state = copy_state(state) if state is not None else optimizer.init_state(d)
+
+        def optimizer_update(b, w, b_grad, w_grad, lr):
+            theta = optimizer.step(np.r_[b, w], np.r_[b_grad, w_grad], self.state, lr)
+            return float(theta[0]), theta[1:]
+
+        return optimizer_update

@@ -12,6 +12,9 @@ r"""The document's descent in PyTorch, four ways, each an engine of ``gradstep.f
 
 All four take their batches from :func:`gradstep.steps.batch_indices`, so given
 the same start and seed they follow the NumPy engine step for step (to rounding).
+With an optimizer other than plain SGD, every variant steps with ``torch.optim``'s own
+class for it (:func:`torch_optimizer`), so the conformance suite compares
+``torch.optim`` with :mod:`gradstep.engines.optimizers`.
 Every loss goes through :func:`checked_loss`, which refuses predictions and targets
 of different shapes instead of letting them broadcast.
 """
@@ -26,6 +29,7 @@ import torch
 from torch import nn
 
 from gradstep.engines.base import Data, Engine, Settings
+from gradstep.engines.optimizers import Optimizer
 from gradstep.errors import GradstepError
 from gradstep.result import History
 from gradstep.steps import batch_indices, divergence_error
@@ -138,6 +142,7 @@ class _Variant:
     """One way of writing the descent: ``step`` updates, ``loss`` only evaluates."""
 
     module: nn.Module | None = None
+    optimizer: torch.optim.Optimizer | None = None
 
     def targets(self, y: torch.Tensor) -> torch.Tensor:
         """``y`` in the shape this variant's predictions have."""
@@ -148,6 +153,10 @@ class _Variant:
 
     def flat_params(self) -> torch.Tensor:
         """``[b, w_0, ..., w_{d-1}]``, detached."""
+        raise NotImplementedError
+
+    def params(self) -> list[torch.Tensor]:
+        """``[b, w]`` as this variant holds them (whatever their shapes)."""
         raise NotImplementedError
 
     def step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -173,6 +182,8 @@ class _Tensors(_Variant):
         return checked_mse(self.b + x @ self.w, y)
 
     def step(self, x, y):
+        if self.optimizer is not None:  # an optimizer other than plain SGD
+            return _Variant.step(self, x, y)
         loss = self.loss(x, y)
         loss.backward()
         with torch.no_grad():
@@ -185,6 +196,9 @@ class _Tensors(_Variant):
 
     def flat_params(self):
         return torch.cat([self.b.detach(), self.w.detach()])
+
+    def params(self):
+        return [self.b, self.w]
 
 
 class _TensorsOptim(_Tensors):
@@ -220,6 +234,9 @@ class _Module(_Variant):
     def flat_params(self):
         return torch.cat([self.module.b.detach(), self.module.w.detach()])
 
+    def params(self):
+        return [self.module.b, self.module.w]
+
 
 class _Linear(_Module):
     """``torch-linear``: ``nn.Sequential(nn.Linear(d, 1))``; predictions and targets (n, 1)."""
@@ -235,6 +252,9 @@ class _Linear(_Module):
         layer = self.module[0]
         return torch.cat([layer.bias.detach(), layer.weight.detach().reshape(-1)])
 
+    def params(self):
+        return [self.module[0].bias, self.module[0].weight]
+
 
 VARIANTS = {
     "torch-autograd": _Tensors,
@@ -242,6 +262,47 @@ VARIANTS = {
     "torch-module": _Module,
     "torch-linear": _Linear,
 }
+
+
+def torch_optimizer(params: list[torch.Tensor], lr: float, optimizer: Optimizer, state):
+    """``torch.optim``'s class for ``optimizer`` over ``params`` (``[b, w]``), continuing from
+    ``state`` (the flat float64 state of :mod:`gradstep.engines.optimizers`, or None)."""
+    opt = getattr(torch.optim, optimizer.torch_class)(params, lr=lr, **optimizer.torch_kwargs())
+    if state is None:
+        return opt
+    from torch.optim.optimizer import _get_scalar_dtype
+
+    for param, part in zip(params, _flat_slices(params), strict=True):
+        per_param = {}
+        for key, value in state.items():
+            if key == "step":
+                per_param[key] = torch.tensor(float(value), dtype=_get_scalar_dtype())
+            elif value is not None:
+                tensor = torch.as_tensor(value[part], dtype=param.dtype, device=param.device)
+                per_param[key] = tensor.reshape(param.shape).clone()
+        opt.state[param] = per_param
+    return opt
+
+
+def optimizer_state(opt: torch.optim.Optimizer, params: list[torch.Tensor], keys: dict) -> dict:
+    """The flat float64 state of ``opt`` over ``params`` (``[b, w]``), with the ``keys`` of
+    :meth:`~gradstep.engines.optimizers.Optimizer.init_state`."""
+    per_param = [opt.state.get(p, {}) for p in params]
+    out = {}
+    for key, initial in keys.items():
+        value = per_param[0].get(key)
+        if key == "step":
+            out[key] = int(value) if value is not None else initial
+        elif value is None:
+            out[key] = initial
+        else:
+            out[key] = np.concatenate([_to_numpy(s[key]).reshape(-1) for s in per_param])
+    return out
+
+
+def _flat_slices(params: list[torch.Tensor]) -> list[slice]:
+    bounds = np.cumsum([0] + [p.numel() for p in params])
+    return [slice(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 @dataclass
@@ -280,9 +341,10 @@ class TorchEngine(Engine):
 
     Prepared once: the data is converted and moved to the device a single time and
     kept there for every later ``run``. Each ``run`` builds the variant's tensors or
-    module from ``(b, w)`` (plain SGD has no state of its own to carry over), keeps the
-    parameter history on the device until the end and reads each step's loss back to
-    check for divergence where the NumPy engine does.
+    module from ``(b, w)`` (plain SGD has no state of its own to carry over; another
+    optimizer gets its ``torch.optim`` state from ``state``), keeps the parameter history
+    on the device until the end and reads each step's loss back to check for divergence
+    where the NumPy engine does.
     """
 
     variant = "?"
@@ -296,10 +358,12 @@ class TorchEngine(Engine):
             self.xv_t, self.yv_t = as_tensor(data.x_val), as_tensor(data.y_val)
         self.model: _Variant | None = None
 
-    def run(self, b: float, w: np.ndarray, start_epoch: int, epochs: int) -> History:
+    def run(self, b, w, start_epoch: int, epochs: int, state: dict | None = None) -> History:
         lr, batch_size, seed = self.settings.lr, self.settings.batch_size, self.settings.seed
         n, d = self.x_t.shape
         model = self.model = VARIANTS[self.variant](b, w, lr, self.device, self.dtype)
+        if self.settings.optimizer.stateful:
+            model.optimizer = torch_optimizer(model.params(), lr, self.settings.optimizer, state)
         y_t = model.targets(self.y_t)
         yv_t = model.targets(self.yv_t) if self.data.has_val else None
         param_hist = torch.empty((epochs, 1 + d), dtype=self.dtype, device=self.device)
@@ -328,6 +392,9 @@ class TorchEngine(Engine):
             if val_hist is not None:
                 with torch.no_grad():
                     val_hist[epoch] = model.loss(self.xv_t, yv_t)
+        if self.settings.optimizer.stateful:
+            keys = self.settings.optimizer.init_state(d)
+            self.state = optimizer_state(model.optimizer, model.params(), keys)
         params = _to_numpy(param_hist)
         step_params = _to_numpy(torch.stack(steps)) if steps is not None else None
         return History(

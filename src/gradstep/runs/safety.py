@@ -28,7 +28,8 @@ from gradstep.errors import GradstepError
 
 # The documented contents of a run folder; anything else is the user's and blocks --force.
 RUN_FILES = frozenset({"config.json", "metrics.csv", "steps.csv", "model.json", "quadratic.json",
-                       "summary.json", "report.html", "animation.gif", "animation.mp4"})  # fmt: skip
+                       "summary.json", "report.html",
+                       "animation.gif", "animation.mp4"})  # fmt: skip
 # Subfolders and the files they may hold (atomic writes leave ``.NAME.XXXX.tmp`` when killed).
 RUN_SUBFOLDERS = {"checkpoints": re.compile(r"[^/]+\.ckpt$|\.[^/]+\.tmp$"),
                   "figures": re.compile(r"[^/]+\.png$|\.[^/]+\.tmp$")}  # fmt: skip
