@@ -185,6 +185,8 @@ def live_parts(q: QuadraticLoss, *, start, lr, epochs: int, axes, names, recorde
         "epochs": int(min(epochs, max_epochs)),
         "max_epochs": max_epochs,
         "axes": [int(p), int(r)],
+        # beyond 1e6 view half-widths from the optimum a path is no longer drawn
+        "far": [1e6 * float(contours.x[-1] - star[p]), 1e6 * float(contours.y[-1] - star[r])],
         "labels": [plain_label(p, q.d, names), plain_label(r, q.d, names)],
         "line": line,
     }
@@ -325,21 +327,29 @@ LIVE_SCRIPT = r"""
   function draw() {
     pending = false;
     var res = run(state.lr, state.momentum, state.epochs, state.start);
-    var p = L.axes[0], r = L.axes[1], n = res.theta.length;
-    var keep = thin(n, 2000), last = res.theta[n - 1];
+    var p = L.axes[0], r = L.axes[1], n = res.theta.length, last = res.theta[n - 1];
+    // draw up to the first point far outside the view (SVG cannot draw 1e300)
+    var shown = n;
+    for (var m = 0; m < n; m++) {
+      if (Math.abs(res.theta[m][p] - L.star[p]) > L.far[0] ||
+          Math.abs(res.theta[m][r] - L.star[r]) > L.far[1] || !(res.excess[m] < 1e200)) {
+        shown = Math.max(m, 1); break;
+      }
+    }
+    var keep = thin(shown, 2000), end = res.theta[shown - 1];
     var us = keep.map(function (i) { return res.theta[i][p]; });
     var vs = keep.map(function (i) { return res.theta[i][r]; });
     Plotly.restyle("plot-live", {x: [us], y: [vs]}, [index("plot-live", "live path")]);
     Plotly.restyle("plot-live", {x: [[state.start[p]]], y: [[state.start[r]]]},
                    [index("plot-live", "start")]);
-    Plotly.restyle("plot-live", {x: [[last[p]]], y: [[last[r]]]}, [index("plot-live", "current")]);
-    var ks = thin(n - 1, 2000).map(function (i) { return i + 1; });
+    Plotly.restyle("plot-live", {x: [[end[p]]], y: [[end[r]]]}, [index("plot-live", "current")]);
+    var ks = thin(shown - 1, 2000).map(function (i) { return i + 1; });
     Plotly.restyle("plot-live-loss", {x: [ks], y: [ks.map(function (i) { return res.excess[i]; })]},
                    [index("plot-live-loss", "live")]);
-    Plotly.restyle("plot-live-loss", {x: [n > 1 ? [n - 1] : []],
-                                      y: [n > 1 ? [res.excess[n - 1]] : []]},
+    Plotly.restyle("plot-live-loss", {x: [shown > 1 ? [shown - 1] : []],
+                                      y: [shown > 1 ? [res.excess[shown - 1]] : []]},
                    [index("plot-live-loss", "current")]);
-    Plotly.restyle("plot-live-line", {y: [lineY(last)]}, [index("plot-live-line", "live line")]);
+    Plotly.restyle("plot-live-line", {y: [lineY(end)]}, [index("plot-live-line", "live line")]);
     var bound = 2 * (1 + state.momentum) / L.lam_max;
     var lam = "\u03bb\u2098\u2090\u2093";
     el.lrValue.textContent = fmt(state.lr);
@@ -350,7 +360,9 @@ LIVE_SCRIPT = r"""
     tick(el.tickMomentum, state.momentum > 0 ? bound : null);
     el.muValue.textContent = String(state.momentum);
     el.epochsValue.textContent = String(state.epochs);
-    var text = (res.diverged !== null ? "DIVERGED at epoch " + res.diverged + ". " : "") +
+    var grows = res.diverged === null && n > 1 && res.excess[n - 1] > res.excess[0];
+    var text = (res.diverged !== null ? "DIVERGED: not finite at epoch " + res.diverged + ". " :
+                grows ? "DIVERGES: the loss grew from the start. " : "") +
       "after " + (n - 1) + " epoch(s): " + L.labels[0] + " = " + fmt(last[p]) + ", " +
       L.labels[1] + " = " + fmt(last[r]) + ", loss = " + fmt(L.min_loss + res.excess[n - 1]) +
       ", above the minimum by " + Number(res.excess[n - 1]).toExponential(3);
@@ -382,7 +394,8 @@ LIVE_SCRIPT = r"""
   function snapshot() {
     return {lr: state.lr, momentum: state.momentum, epochs: state.epochs,
             start: state.start.slice(), axes: L.axes.slice(), threshold: L.threshold,
-            lam_max: L.lam_max, diverged: state.result ? state.result.diverged : null};
+            lam_max: L.lam_max, max_epochs: L.max_epochs,
+            diverged: state.result ? state.result.diverged : null};
   }
   function reset() {
     set({lr: L.lr, momentum: 0, epochs: L.epochs, start: L.start});
