@@ -260,8 +260,8 @@ def prediction_figures(y_true, y_pred, label: str, target: str) -> tuple[dict, d
     scatter.update_layout(
         **LAYOUT, height=420, title={"text": f"Predicted against actual ({label})"},
         xaxis={"title": {"text": f"actual {who}"}, "range": lim},
-        yaxis={"title": {"text": f"predicted {who}"}, "range": lim, "scaleanchor": "x"},
-        legend={"x": 0, "y": 1},
+        yaxis={"title": {"text": f"predicted {who}"}, "range": lim},
+        legend={"x": 1, "xanchor": "right", "y": 0, "bgcolor": "rgba(255,255,255,0.8)"},
     )  # fmt: skip
     residuals = go.Figure()
     residuals.add_trace(go.Scatter(x=y_pred, y=y_true - y_pred, mode="markers", name=label,

@@ -275,7 +275,7 @@ def _path(inp: ReportInput) -> dict:
     path = {
         "epoch": [int(e) for e in np.asarray(inp.epochs)[idx]],
         "b": _finite_list(b),
-        "w": _finite_list(w[:, inp.j]),
+        "w": _finite_list(w[:, r - 1]),  # the slice's w coordinate (r > p >= 0)
         "u": _finite_list(theta[:, p]),
         "v": _finite_list(theta[:, r]),
         "loss": _finite_list(loss),
@@ -309,7 +309,7 @@ def build_report(inp: ReportInput) -> str:
     """The report's HTML text."""
     from gradstep.report import figures as rf
 
-    q, j = inp.quadratic, inp.j
+    q = inp.quadratic
     d = np.asarray(inp.w).shape[1]
     axes = inp.shown
     path = _path(inp)
@@ -355,7 +355,7 @@ def build_report(inp: ReportInput) -> str:
         figures["plot-predicted"], figures["plot-residuals"] = rf.prediction_figures(
             rows.y_train, rows.pred_train, "training rows", target
         )
-    w_name = "w" if d == 1 else f"w_{j}"
+    w_name = "w" if d == 1 else f"w_{axes[1] - 1}"
     data = {"figures": figures, "path": path, "line_x": line_x, "w_name": w_name, "live": live}
     sections = _sections(inp, figures, path, live)
     from gradstep.report.live import LIVE_SCRIPT
