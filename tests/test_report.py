@@ -112,7 +112,16 @@ def test_demo_report_holds_the_walkthrough(demo_html, walk):
 def test_demo_report_data(demo_html, walk):
     html, _ = demo_html
     data = page_data(html)
-    assert set(data["figures"]) == {"plot-surface", "plot-path", "plot-line", "plot-losses"}
+    assert set(data["figures"]) == {
+        "plot-surface",
+        "plot-path",
+        "plot-line",
+        "plot-losses",
+        "plot-excess",
+        "plot-live",
+        "plot-live-loss",
+        "plot-live-line",
+    }
     path = data["path"]
     hist = walk.trained.history
     assert path["epoch"] == list(range(0, 1001))
@@ -156,7 +165,7 @@ def evil_run(tmp_path_factory):
 
 def test_user_strings_are_escaped(evil_run):
     folder, _ = evil_run
-    html = build_report(run_report_input(read_run(folder)))
+    html = build_report(run_report_input(read_run(folder), j=0))
     assert_self_contained(html)
     body = html.split("</head>", 1)[1]
     for raw in (EVIL, '"><svg onload=alert(2)>', "x & <y>", "<b>bold</b>"):
@@ -164,8 +173,8 @@ def test_user_strings_are_escaped(evil_run):
     assert "<script>alert" not in body and "<img src=x" not in body and "<svg onload" not in body
     assert "run &lt;b&gt;bold&lt;/b&gt; &amp; co" in body  # folder name, in the title
     assert "&lt;/script&gt;&lt;script&gt;alert(&quot;x&quot;)" in body  # in the tables
-    # only our two scripts after the head, whatever the names held
-    assert len(parse(body).scripts) == 2
+    # only our three scripts after the head (data, live descent, page), whatever the names held
+    assert len(parse(body).scripts) == 3
     data = page_data(html)
     assert data["figures"]["plot-path"]["layout"]["yaxis"]["title"]["text"].startswith(
         "w_0 (&lt;/script&gt;"
@@ -185,8 +194,17 @@ def test_run_report_values_and_closed_form(tmp_path):
     b_star, _ = run.quadratic.minimum()
     assert repr(b_star) in html
     assert "closed form (from quadratic.json)" in html
-    assert {"plot-surface", "plot-path", "plot-line", "plot-losses"} == set(data["figures"])
-    assert "No computation graph" in html
+    assert {
+        "plot-surface",
+        "plot-path",
+        "plot-line",
+        "plot-losses",
+        "plot-excess",
+        "plot-live",
+        "plot-live-loss",
+        "plot-live-line",
+    } == set(data["figures"])
+    assert "Computation graph" not in html  # no graph: no (empty) section
     assert "options.lr" in html  # config.json flattened
 
 
@@ -196,6 +214,7 @@ def test_run_report_d_features(tmp_path):
     data = page_data(html)
     assert "plot-line" not in data["figures"]
     assert data["w_name"] == "w_2" and len(data["path"]["w_all"][0]) == 3
+    assert data["live"]["axes"] == [0, 3]  # --feature c: the slice over b and w_2
     assert "other coefficients at their optimum" in html
 
 

@@ -164,7 +164,7 @@ def test_hostile_names_run_no_script_and_show_as_text(browser, tmp_path):
 
     folder, _ = make_run_folder(tmp_path / "evil", true_w=(2.0, -1.0, 0.5), names=HOSTILE,
                                 target="<i>y</i>", epochs=20)  # fmt: skip
-    path = write_run_report(read_run(folder))
+    path = write_run_report(read_run(folder), j=0)
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors, dialogs = [], []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -182,5 +182,7 @@ def test_hostile_names_run_no_script_and_show_as_text(browser, tmp_path):
             assert name in body, name  # the tables show the literal names
         axis = page.evaluate("() => document.querySelector('#plot-path .ytitle').textContent")
         assert axis == f"w_0 ({HOSTILE[0]})"  # plotly shows the literal name too
+        live = page.inner_text("#live-readout")
+        assert f"w_0 ({HOSTILE[0]})" in live  # the live readout too (textContent)
     finally:
         page.close()

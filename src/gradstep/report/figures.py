@@ -12,7 +12,9 @@ import json
 import numpy as np
 
 from gradstep.quadratic import QuadraticLoss
+from gradstep.report.slices import pair_grid
 
+DIAGONAL = {"color": "black", "dash": "dash", "width": 1}
 LAYOUT = {"template": "plotly_white", "margin": {"l": 60, "r": 20, "t": 50, "b": 50}}
 
 
@@ -43,33 +45,41 @@ def scene_title(d: int, j: int, names) -> str:
     return f"{base} ({name})"
 
 
-def surface_figure(q: QuadraticLoss, path, j: int, names, note: str) -> dict:
-    """3-D loss surface with the descent path, start, minimum and the current point."""
+def coord_title(k: int, d: int, names) -> str:
+    """The title of coordinate ``k`` of ``theta = (b, w_0, ...)`` for 2-D plotly text."""
+    return "b" if k == 0 else w_title(d, k - 1, names)
+
+
+def coord_scene_title(k: int, d: int, names) -> str:
+    return "b" if k == 0 else scene_title(d, k - 1, names)
+
+
+def surface_figure(q: QuadraticLoss, path, axes, names, note: str) -> dict:
+    """3-D loss surface over the coordinates ``axes`` with the descent path, start,
+    minimum and the current point; ``path`` is ``(u, v, loss)`` along the descent."""
     import plotly.graph_objects as go
 
+    p, r = axes
     title = "Loss surface" + (f" ({note})" if note else "")
-    if names:
-        title += f"; {w_title(q.d, j, names)}"
-
-    pb, pw, ploss = path
-    bs, ws, losses = q.grid(half_width=q.fit_half_width(pb, pw, j=j), j=j)
-    b_star, w_star = q.minimum()
+    pu, pv, ploss = path
+    u_axis, v_axis, losses = pair_grid(q, axes, pu, pv)
+    star = np.r_[q.minimum()[0], q.minimum()[1]]
     fig = go.Figure()
-    fig.add_trace(go.Surface(x=bs[0], y=ws[:, 0], z=losses, colorscale="Viridis", opacity=0.85,
+    fig.add_trace(go.Surface(x=u_axis, y=v_axis, z=losses, colorscale="Viridis", opacity=0.85,
                              colorbar={"title": {"text": "loss"}}, name="surface"))  # fmt: skip
-    fig.add_trace(go.Scatter3d(x=pb, y=pw, z=ploss, mode="lines", name="descent path",
+    fig.add_trace(go.Scatter3d(x=pu, y=pv, z=ploss, mode="lines", name="descent path",
                                line={"color": "red", "width": 5}))  # fmt: skip
-    fig.add_trace(go.Scatter3d(x=[b_star], y=[w_star[j]], z=[q.min_loss], mode="markers",
+    fig.add_trace(go.Scatter3d(x=[star[p]], y=[star[r]], z=[q.min_loss], mode="markers",
                                name="minimum", marker={"color": "red", "symbol": "diamond",
                                                        "size": 6}))  # fmt: skip
-    fig.add_trace(go.Scatter3d(x=[pb[0]], y=[pw[0]], z=[ploss[0]], mode="markers", name="start",
+    fig.add_trace(go.Scatter3d(x=[pu[0]], y=[pv[0]], z=[ploss[0]], mode="markers", name="start",
                                marker={"color": "black", "size": 5}))  # fmt: skip
-    fig.add_trace(go.Scatter3d(x=[pb[-1]], y=[pw[-1]], z=[ploss[-1]], mode="markers",
+    fig.add_trace(go.Scatter3d(x=[pu[-1]], y=[pv[-1]], z=[ploss[-1]], mode="markers",
                                name="current", marker={"color": "orange", "size": 7}))  # fmt: skip
     fig.update_layout(
         **LAYOUT, height=560, title={"text": title},
-        scene={"xaxis": {"title": {"text": "b"}},
-               "yaxis": {"title": {"text": scene_title(q.d, j, names)}},
+        scene={"xaxis": {"title": {"text": coord_scene_title(p, q.d, names)}},
+               "yaxis": {"title": {"text": coord_scene_title(r, q.d, names)}},
                "zaxis": {"title": {"text": "loss (MSE)"}},
                "aspectmode": "manual", "aspectratio": {"x": 1, "y": 1, "z": 0.8},
                "camera": {"eye": {"x": 1.3, "y": -1.4, "z": 0.85}}},
@@ -95,36 +105,50 @@ def contour_scale(excess: np.ndarray, log: bool, count: int = 18):
     return np.sqrt(excess), float(levels[0]), float(levels[-1])
 
 
-def path_figure(q: QuadraticLoss, path, j: int, names, note: str) -> dict:
-    """Loss contours with the descent path and the current point."""
+def contour_trace(q: QuadraticLoss, axes, u, v, names, margin: float = 1.15):
+    """The contour trace of the slice over ``axes`` holding the points ``u``, ``v``, and
+    whether its grid is square (then the axes share a scale)."""
     import plotly.graph_objects as go
 
-    pb, pw, _ = path
-    hb, hw = q.fit_half_width(pb, pw, j=j)
-    bs, ws, losses = q.grid(half_width=(hb, hw), j=j)
-    b_star, w_star = q.minimum()
-    z, lo, hi = contour_scale(losses - q.min_loss, log=hb != hw)
-    fig = go.Figure()
-    fig.add_trace(go.Contour(
-        x=bs[0], y=ws[:, 0], z=z, colorscale="Viridis",
+    u_axis, v_axis, losses = pair_grid(q, axes, u, v, margin=margin)
+    square = np.isclose(u_axis[-1] - u_axis[0], v_axis[-1] - v_axis[0], rtol=1e-12)
+    z, lo, hi = contour_scale(losses - q.min_loss, log=not square)
+    p, r = axes
+    hover = (f"{coord_title(p, q.d, None)}=%{{x:.4g}}<br>{coord_title(r, q.d, None)}=%{{y:.4g}}"
+             "<br>loss=%{customdata:.6g}<extra></extra>")  # fmt: skip
+    trace = go.Contour(
+        x=u_axis, y=v_axis, z=z, colorscale="Viridis",
         contours={"coloring": "lines", "start": lo, "end": hi, "size": (hi - lo) / 17},
         showscale=False, name="loss contours", customdata=losses, line={"width": 1.5},
-        hovertemplate="b=%{x:.3f}<br>w=%{y:.3f}<br>loss=%{customdata:.4f}<extra></extra>",
-    ))  # fmt: skip
-    fig.add_trace(go.Scatter(x=pb, y=pw, mode="lines", name="descent path",
+        hovertemplate=hover,
+    )  # fmt: skip
+    return trace, bool(square)
+
+
+def path_figure(q: QuadraticLoss, path, axes, names, note: str) -> dict:
+    """Loss contours over the coordinates ``axes`` with the descent path and the current point."""
+    import plotly.graph_objects as go
+
+    p, r = axes
+    pu, pv, _ = path
+    star = np.r_[q.minimum()[0], q.minimum()[1]]
+    contours, square = contour_trace(q, axes, pu, pv, names)
+    fig = go.Figure()
+    fig.add_trace(contours)
+    fig.add_trace(go.Scatter(x=pu, y=pv, mode="lines", name="descent path",
                              line={"color": "red", "width": 2}))  # fmt: skip
-    fig.add_trace(go.Scatter(x=[b_star], y=[w_star[j]], mode="markers", name="minimum",
+    fig.add_trace(go.Scatter(x=[star[p]], y=[star[r]], mode="markers", name="minimum",
                              marker={"color": "red", "symbol": "star", "size": 14}))  # fmt: skip
-    fig.add_trace(go.Scatter(x=[pb[0]], y=[pw[0]], mode="markers", name="start",
+    fig.add_trace(go.Scatter(x=[pu[0]], y=[pv[0]], mode="markers", name="start",
                              marker={"color": "black", "size": 9}))  # fmt: skip
-    fig.add_trace(go.Scatter(x=[pb[-1]], y=[pw[-1]], mode="markers", name="current",
+    fig.add_trace(go.Scatter(x=[pu[-1]], y=[pv[-1]], mode="markers", name="current",
                              marker={"color": "orange", "size": 12,
                                      "line": {"color": "black", "width": 1}}))  # fmt: skip
     fig.update_layout(
         **LAYOUT, height=480, title={"text": "Descent path" + (f" ({note})" if note else "")},
-        xaxis={"title": {"text": "b"}},
-        yaxis={"title": {"text": w_title(q.d, j, names)},
-               **({"scaleanchor": "x", "scaleratio": 1} if hb == hw else {})},
+        xaxis={"title": {"text": coord_title(p, q.d, names)}},
+        yaxis={"title": {"text": coord_title(r, q.d, names)},
+               **({"scaleanchor": "x", "scaleratio": 1} if square else {})},
         legend={"x": 1, "xanchor": "right", "y": 1, "bgcolor": "rgba(255,255,255,0.8)"},
     )  # fmt: skip
     return _as_dict(fig)
@@ -167,7 +191,9 @@ def line_figure(data, x_range, path, x_label: str) -> dict:
 
 
 def loss_figure(epochs, train_loss, val_loss, marker) -> dict:
-    """Training and validation loss per epoch (log scale) with the current epoch marked."""
+    """Training and validation loss per epoch (both axes log scale: the first epochs, where
+    the loss falls most, get as much room as the thousands after) with the current epoch
+    marked."""
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -186,9 +212,68 @@ def loss_figure(epochs, train_loss, val_loss, marker) -> dict:
         yaxis["dtick"] = 1
     fig.update_layout(
         **LAYOUT, height=420, title={"text": "Loss per epoch"},
-        xaxis={"title": {"text": "epoch"}}, yaxis=yaxis,
+        xaxis={"title": {"text": "epoch (log scale)"}, "type": "log"}, yaxis=yaxis,
     )  # fmt: skip
     return _as_dict(fig)
+
+
+def excess_figure(epochs, excess, marker) -> dict:
+    """The training loss above its minimum, ``L(theta_e) - L*``, per epoch (log-log):
+    a straight fall on the log y axis is the linear convergence rate of the descent."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=epochs, y=excess, mode="lines", name="loss - minimum",
+                             line={"color": "#2ca02c"}))  # fmt: skip
+    fig.add_trace(go.Scatter(x=[marker[0]], y=[marker[1]], mode="markers", name="current",
+                             marker={"color": "orange", "size": 11,
+                                     "line": {"color": "black", "width": 1}}))  # fmt: skip
+    yaxis = {"title": {"text": "loss above the minimum (log scale)"}, "type": "log",
+             "exponentformat": "power"}  # fmt: skip
+    if log_decades(excess) >= 1:
+        yaxis["dtick"] = 1 if log_decades(excess) < 12 else 2
+    fig.update_layout(
+        **LAYOUT, height=420, title={"text": "Training loss above the least-squares minimum"},
+        xaxis={"title": {"text": "epoch (log scale)"}, "type": "log"}, yaxis=yaxis,
+        showlegend=False,
+    )  # fmt: skip
+    return _as_dict(fig)
+
+
+def prediction_figures(y_true, y_pred, label: str, target: str) -> tuple[dict, dict]:
+    """Predicted against actual (with the diagonal) and residuals against predicted."""
+    import plotly.graph_objects as go
+
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    lo = float(min(y_true.min(), y_pred.min()))
+    hi = float(max(y_true.max(), y_pred.max()))
+    pad = 0.04 * (hi - lo or 1.0)
+    lim = [lo - pad, hi + pad]
+    who = plain(target)
+    scatter = go.Figure()
+    dots = {"size": 6, "opacity": 0.7}
+    scatter.add_trace(go.Scatter(x=y_true, y=y_pred, mode="markers", name=label,
+                                 marker={"color": "#1f77b4", **dots}))  # fmt: skip
+    scatter.add_trace(go.Scatter(x=lim, y=lim, mode="lines", name="predicted = actual",
+                                 line=DIAGONAL))  # fmt: skip
+    scatter.update_layout(
+        **LAYOUT, height=420, title={"text": f"Predicted against actual ({label})"},
+        xaxis={"title": {"text": f"actual {who}"}, "range": lim},
+        yaxis={"title": {"text": f"predicted {who}"}, "range": lim},
+        legend={"x": 1, "xanchor": "right", "y": 0, "bgcolor": "rgba(255,255,255,0.8)"},
+    )  # fmt: skip
+    residuals = go.Figure()
+    residuals.add_trace(go.Scatter(x=y_pred, y=y_true - y_pred, mode="markers", name=label,
+                                   marker={"color": "#d62728", **dots}))  # fmt: skip
+    residuals.add_trace(go.Scatter(x=lim, y=[0, 0], mode="lines", name="zero",
+                                   line=DIAGONAL))  # fmt: skip
+    residuals.update_layout(
+        **LAYOUT, height=420, title={"text": f"Residuals ({label})"}, showlegend=False,
+        xaxis={"title": {"text": f"predicted {who}"}},
+        yaxis={"title": {"text": "actual - predicted"}},
+    )  # fmt: skip
+    return _as_dict(scatter), _as_dict(residuals)
 
 
 def log_decades(*series) -> float:

@@ -37,6 +37,30 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; }
                  background: #f4f6f8; padding: .3rem .6rem; border-radius: 4px; }
 .note { color: #555; font-size: .9rem; }
 .graph img { max-width: 100%; height: auto; }
+#live h2 { margin-bottom: .2rem; }
+#live > .note { margin: 0 0 .3rem 0; }
+.live-controls { display: grid; gap: .1rem 1.2rem; align-items: center; font-size: .9rem;
+                 grid-template-columns: minmax(0, 1.2fr) minmax(0, 1fr) minmax(0, 1fr); }
+
+.live-controls .ctl { display: flex; align-items: center; gap: .5rem; white-space: nowrap; }
+.live-controls label { font-weight: 600; }
+.live-controls .track { position: relative; flex: 1 1 auto; display: flex; min-width: 90px; }
+.live-controls .track input { width: 100%; margin: 0; }
+.live-controls input[type=range] { flex: 1 1 auto; min-width: 90px; }
+.live-controls .tick { position: absolute; top: -3px; bottom: -3px; width: 3px; margin-left: -1px;
+                       background: #c62828; pointer-events: none; }
+.live-controls .tick.momentum { background: #ef8c00; }
+.live-controls output { font-family: ui-monospace, Menlo, monospace; font-size: .85rem; }
+.live-controls .mark { grid-column: 1 / -1; color: #a33; font-size: .82rem; }
+.live-plots { display: grid; grid-template-columns: minmax(0, 1.3fr) minmax(0, 1fr); gap: .6rem;
+              margin-top: .3rem; }
+.live-main { min-height: 470px; cursor: crosshair; }
+.live-side > div { min-height: 235px; }
+#live-readout { display: block; font-family: ui-monospace, Menlo, monospace; font-size: .82rem;
+                background: #f4f6f8; padding: .25rem .5rem; border-radius: 4px; }
+@media (max-width: 900px) {
+  .live-controls, .live-plots { grid-template-columns: minmax(0, 1fr); }
+}
 """
 
 # The page's script: draw every figure, then let the slider move the current
@@ -59,13 +83,17 @@ SCRIPT = """
   }
   function fmt(v) { return Number(v).toPrecision(8); }
   function show(k) {
-    var b = P.b[k], wj = P.w[k], loss = P.loss[k];
+    var b = P.b[k], wj = P.w[k], loss = P.loss[k], u = P.u[k], v = P.v[k];
     if (D.figures["plot-surface"]) {
-      Plotly.restyle("plot-surface", {x: [[b]], y: [[wj]], z: [[loss]]},
+      Plotly.restyle("plot-surface", {x: [[u]], y: [[v]], z: [[loss]]},
                      [traceIndex("plot-surface", "current")]);
     }
     if (D.figures["plot-path"]) {
-      Plotly.restyle("plot-path", {x: [[b]], y: [[wj]]}, [traceIndex("plot-path", "current")]);
+      Plotly.restyle("plot-path", {x: [[u]], y: [[v]]}, [traceIndex("plot-path", "current")]);
+    }
+    if (D.figures["plot-excess"] && P.epoch[k] >= 1) {
+      Plotly.restyle("plot-excess", {x: [[P.epoch[k]]], y: [[P.excess[k]]]},
+                     [traceIndex("plot-excess", "current")]);
     }
     if (D.figures["plot-line"]) {
       var xs = D.line_x;
@@ -108,6 +136,7 @@ SCRIPT = """
   });
   Promise.all(drawn).then(function () {
     show(Number(slider.value));
+    (window.gradstepOnReady || []).forEach(function (f) { f(D); });
     document.body.setAttribute("data-ready", "1");
   });
 })();
@@ -161,8 +190,15 @@ def section(anchor: str, title: str, body: str) -> str:
     return f'<section id="{esc(anchor)}">\n<h2>{esc(title)}</h2>\n{body}\n</section>'
 
 
-def page(title: str, subtitle: str, sections: list[tuple[str, str, str]], data: dict) -> str:
-    """The whole page. ``sections`` are ``(anchor, title, trusted body HTML)``."""
+def page(title: str, subtitle: str, sections: list[tuple[str, str, str]], data: dict,
+         scripts: tuple[str, ...] = ()) -> str:  # fmt: skip
+    """The whole page. ``sections`` are ``(anchor, title, trusted body HTML)``; ``scripts``
+    are trusted scripts run before the page's own (they may register
+    ``window.gradstepOnReady`` callbacks, called with the data once every plot is drawn)."""
+    for script in scripts:
+        if "</script" in script.lower():
+            raise RuntimeError("a report script contains '</script'")
+    extra = "".join(f"<script>{s}</script>\n" for s in scripts)
     import plotly.offline
 
     plotly_js = plotly.offline.get_plotlyjs()
@@ -187,7 +223,7 @@ def page(title: str, subtitle: str, sections: list[tuple[str, str, str]], data: 
 {body}
 </main>
 <script id="gradstep-data" type="application/json">{script_json(data)}</script>
-<script>{SCRIPT}</script>
+{extra}<script>{SCRIPT}</script>
 </body>
 </html>
 """

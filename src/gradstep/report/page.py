@@ -23,6 +23,7 @@ import numpy as np
 from gradstep.files import atomic_write_text
 from gradstep.quadratic import QuadraticLoss
 from gradstep.report.html import esc, image_data_uri, page, table
+from gradstep.report.slices import most_moved
 
 MAX_SLIDER_POINTS = 2001  # positions of the slider (long runs are thinned)
 MAX_CURVE_POINTS = 5001  # points per loss curve
@@ -55,7 +56,18 @@ class ReportInput:
     graph: tuple[bytes, str] | None = None  # (file content, MIME type)
     graph_note: str = ""
     notes: list[str] = field(default_factory=list)
-    j: int = 0  # the coefficient shown on surfaces and paths
+    j: int = 0  # the coefficient shown on surfaces and paths (when ``axes`` is None)
+    axes: tuple[int, int] | None = None  # the two coordinates of (b, w_0, ...) shown
+    lr: float | None = None  # the run's learning rate: the live descent's first value
+    batch_size: int | None = None  # the run's batches (None: full batch)
+    rows: object | None = None  # report.rows.Rows: predicted and actual targets
+    rows_note: str = ""  # why there are no rows
+    coefficients: tuple[list[str], list[list]] | None = None  # original units
+    scaled: bool = False  # the descent saw standardised features
+
+    @property
+    def shown(self) -> tuple[int, int]:
+        return self.axes if self.axes is not None else (0, 1 + self.j)
 
 
 # -- building the input -------------------------------------------------------
@@ -109,7 +121,7 @@ def demo_report_input(walk, out_dir=None) -> ReportInput:
              ["w", repr(float(trained.coef[0])), repr(float(cf_w[0])), repr(float(sk_w[0])),
               f"{abs(float(trained.coef[0]) - float(cf_w[0])):.3e}"]],
         ),
-        graph=graph, graph_note=graph_note,
+        graph=graph, graph_note=graph_note, lr=walk.lr,
     )  # fmt: skip
 
 
@@ -140,12 +152,16 @@ def _walkthrough_rows(walk) -> list[tuple[str, str, str]]:
     ]  # fmt: skip
 
 
-def run_report_input(run, j: int = 0, name: str | None = None) -> ReportInput:
+def run_report_input(run, j: int | None = None, name: str | None = None) -> ReportInput:
     """The report of a run folder (``gradstep.runs.folder.read_run``).
 
+    ``j`` picks the slice over ``b`` and ``w_j``; by default (None) the slice is over the
+    two coordinates the descent moved most (:func:`gradstep.report.slices.most_moved`).
     ``name`` is the run's name for the title, by default its folder's name (pass it
     when the folder is still a temporary one that will be renamed).
     """
+    from gradstep.report.rows import read_rows
+
     m, q, names = run.metrics, run.quadratic, run.feature_names
     epochs, b, w = m.index, m.b, m.w
     start = run.start
@@ -175,16 +191,42 @@ def run_report_input(run, j: int = 0, name: str | None = None) -> ReportInput:
                      repr(q.min_loss), ""])  # fmt: skip
         comparison = (["parameter", "gradient descent (last epoch)",
                        "closed form (from quadratic.json)", "|difference|"], rows)  # fmt: skip
-    graph, graph_note = find_graph(run.path)
+    graph, _ = find_graph(run.path)  # no graph: no section (a run has no graph to draw)
+    theta = np.column_stack([b, w])
+    axes = (0, 1 + j) if j is not None else most_moved(theta[0], theta[-1])
+    summary = run.summary or {}
+    resolved = (run.config or {}).get("resolved") or {}
+    lr = summary.get("lr", resolved.get("lr"))
+    rows, rows_note = read_rows(run)
     return ReportInput(
         title=f"gradstep run: {name or run.path.resolve().name}",
         subtitle=f"Read from {run.path}" if name is None else f"Run folder {name}",
         quadratic=q, epochs=np.asarray(epochs), b=np.asarray(b), w=np.asarray(w),
         loss_epochs=m.index, train_loss=m.train_loss, val_loss=m.val_loss,
         feature_names=names, config=run.config or {}, comparison=comparison,
-        summary=run.summary, graph=graph, graph_note=graph_note if graph is None else "",
-        notes=notes, j=j,
+        summary=run.summary, graph=graph, notes=notes, j=j or 0, axes=axes,
+        lr=float(lr) if isinstance(lr, (int, float)) else None,
+        batch_size=summary.get("batch_size", resolved.get("batch_size")),
+        rows=rows, rows_note=rows_note, coefficients=_original_units(summary), scaled=run.scaled,
     )  # fmt: skip
+
+
+def _original_units(summary: dict) -> tuple[list[str], list[list]] | None:
+    """The descent's coefficients in original units beside least squares (summary.json)."""
+    coef, cf = summary.get("coef"), (summary.get("closed_form") or {})
+    if not isinstance(coef, dict) or not isinstance(cf.get("coef"), dict):
+        return None
+    pairs = [("intercept", summary.get("intercept"), cf.get("intercept"))]
+    pairs += [(name, value, cf["coef"].get(name)) for name, value in coef.items()]
+    rows = []
+    for name, got, want in pairs:
+        if not all(isinstance(v, (int, float)) for v in (got, want)):
+            continue
+        diff = abs(got - want)
+        rel = diff / abs(want) if want else float("nan")
+        rows.append([name, repr(float(got)), repr(float(want)), f"{diff:.3e}", f"{rel:.2e}"])
+    header = ["parameter", "gradient descent", "least squares", "|difference|", "relative"]
+    return (header, rows) if rows else None
 
 
 # -- assembling the page --------------------------------------------------------
@@ -228,15 +270,27 @@ def _path(inp: ReportInput) -> dict:
                                        np.full(len(inp.loss_epochs), np.nan)).tolist(),
                             strict=True))  # fmt: skip
         loss = np.array([by_epoch.get(int(e), np.nan) for e in np.asarray(inp.epochs)[idx]])
+    p, r = inp.shown
+    theta = np.column_stack([b, w])
     path = {
         "epoch": [int(e) for e in np.asarray(inp.epochs)[idx]],
         "b": _finite_list(b),
-        "w": _finite_list(w[:, inp.j]),
+        "w": _finite_list(w[:, r - 1]),  # the slice's w coordinate (r > p >= 0)
+        "u": _finite_list(theta[:, p]),
+        "v": _finite_list(theta[:, r]),
         "loss": _finite_list(loss),
     }
+    if inp.quadratic is not None:
+        path["excess"] = _finite_list(_excess(inp.quadratic, theta))
     if d <= 8:
         path["w_all"] = [_finite_list(row) for row in w]
     return path
+
+
+def _excess(q: QuadraticLoss, theta: np.ndarray) -> np.ndarray:
+    """``L(theta) - L*`` as ``delta^T G delta`` (exact near the minimum, never < 0)."""
+    delta = np.asarray(theta, dtype=np.float64) - np.r_[q.minimum()[0], q.minimum()[1]]
+    return np.maximum(np.einsum("...i,ij,...j->...", delta, q.gram, delta), 0.0)
 
 
 def _line_range(inp: ReportInput) -> list[float] | None:
@@ -255,19 +309,26 @@ def build_report(inp: ReportInput) -> str:
     """The report's HTML text."""
     from gradstep.report import figures as rf
 
-    q, j = inp.quadratic, inp.j
+    q = inp.quadratic
     d = np.asarray(inp.w).shape[1]
+    axes = inp.shown
     path = _path(inp)
     line_x = _line_range(inp)
-    note = "" if q is None or q.d == 1 else f"b and w_{j}; other coefficients at their optimum"
-    pb, pw, pl = path["b"], path["w"], path["loss"]
+    note = ""
+    if q is not None and q.d > 1:
+        labels = [rf.coord_title(k, q.d, inp.feature_names) for k in axes]
+        note = f"{labels[0]} and {labels[1]}; other coefficients at their optimum"
+    pu, pv, pl = path["u"], path["v"], path["loss"]
     figures = {}
+    live = None
     if q is not None:
-        figures["plot-surface"] = rf.surface_figure(q, (pb, pw, pl), j, inp.feature_names, note)
-        figures["plot-path"] = rf.path_figure(q, (pb, pw, pl), j, inp.feature_names, note)
+        figures["plot-surface"] = rf.surface_figure(q, (pu, pv, pl), axes, inp.feature_names, note)
+        figures["plot-path"] = rf.path_figure(q, (pu, pv, pl), axes, inp.feature_names, note)
+        live, live_figures = _live(inp, path)
+        figures.update(live_figures)
     if line_x is not None:
         x_label = "x" if not inp.feature_names else rf.plain(inp.feature_names[0])
-        figures["plot-line"] = rf.line_figure(inp.data, line_x, (pb, pw), x_label)
+        figures["plot-line"] = rf.line_figure(inp.data, line_x, (path["b"], path["w"]), x_label)
     if inp.train_loss is not None or inp.val_loss is not None:
         keep = _thin(len(inp.loss_epochs), MAX_CURVE_POINTS)
         figures["plot-losses"] = rf.loss_figure(
@@ -276,22 +337,77 @@ def build_report(inp: ReportInput) -> str:
             None if inp.val_loss is None else _finite_list(np.asarray(inp.val_loss)[keep]),
             (path["epoch"][-1], pl[-1]),
         )
-    w_name = "w" if d == 1 else f"w_{j}"
-    data = {"figures": figures, "path": path, "line_x": line_x, "w_name": w_name}
-    sections = _sections(inp, figures, path)
-    return page(inp.title, inp.subtitle, sections, data)
+    if q is not None:
+        theta = np.column_stack([inp.b, inp.w])
+        epochs = np.asarray(inp.epochs)
+        keep = _thin(len(epochs), MAX_CURVE_POINTS)
+        keep = keep[epochs[keep] >= 1]  # epoch 0 has no place on a log axis
+        if keep.size:
+            excess = _excess(q, theta[keep])
+            figures["plot-excess"] = rf.excess_figure(
+                [int(e) for e in epochs[keep]],
+                _finite_list(excess),
+                (path["epoch"][-1], path["excess"][-1]),
+            )
+    if inp.rows is not None:
+        rows = inp.rows
+        target = (inp.summary or {}).get("target", "y")
+        figures["plot-predicted"], figures["plot-residuals"] = rf.prediction_figures(
+            rows.y_train, rows.pred_train, "training rows", target
+        )
+    w_name = "w" if d == 1 else f"w_{axes[1] - 1}"
+    data = {"figures": figures, "path": path, "line_x": line_x, "w_name": w_name, "live": live}
+    sections = _sections(inp, figures, path, live)
+    from gradstep.report.live import LIVE_SCRIPT
+
+    return page(inp.title, inp.subtitle, sections, data, scripts=(LIVE_SCRIPT,))
+
+
+def _live(inp: ReportInput, path: dict) -> tuple[dict, dict]:
+    """The live descent's payload and figures, started where the run started."""
+    from gradstep.report.figures import plain
+    from gradstep.report.live import live_parts
+
+    q = inp.quadratic
+    theta = np.column_stack([inp.b, inp.w])
+    epochs = np.asarray(inp.epochs)
+    idx = _thin(len(epochs))
+    keep = idx[epochs[idx] >= 1]
+    recorded = (theta[idx], [int(e) for e in epochs[keep]], _finite_list(_excess(q, theta[keep])))
+    if inp.lr is not None and np.isfinite(inp.lr) and inp.lr > 0:
+        lr = float(inp.lr)
+    else:
+        from gradstep.report.live import hessian_extremes
+
+        lr = 1.0 / hessian_extremes(q)[1]  # half the divergence threshold
+    x_label = None
+    if q.d == 1:
+        x_label = "x" if not inp.feature_names else plain(inp.feature_names[0])
+    run_epochs = int(epochs[-1] - epochs[0]) or 1
+    return live_parts(q, start=theta[0], lr=lr, epochs=run_epochs, axes=inp.shown,
+                      names=inp.feature_names, recorded=recorded, data=inp.data,
+                      x_label=x_label, scaled=inp.scaled)  # fmt: skip
 
 
 def _plot_div(plot_id: str, figures: dict) -> str:
     return f'<div id="{plot_id}" class="plot"></div>' if plot_id in figures else ""
 
 
-def _sections(inp: ReportInput, figures: dict, path: dict) -> list[tuple[str, str, str]]:
+def _sections(inp: ReportInput, figures: dict, path: dict, live) -> list[tuple[str, str, str]]:
+    from gradstep.report.live import live_section
+
     sections = []
     notes = "".join(f'<p class="note">{esc(n)}</p>' for n in inp.notes)
     if inp.walkthrough:
         steps = table(inp.walkthrough, ["step", "what", "value"], numeric_from=3)
         sections.append(("walkthrough", "The walkthrough, step by step", steps))
+    if live is not None:
+        batch = ""
+        if inp.batch_size:
+            batch = (f"The run itself took mini-batches of {int(inp.batch_size)}; this is the "
+                     "full-batch descent on the same data.")  # fmt: skip
+        d = np.asarray(inp.w).shape[1]
+        sections.append(("live", "Try it: the descent, live", live_section(live, d, esc(batch))))
     if "plot-surface" in figures:
         sections.append(("surface", "Loss surface",
                          '<p class="note">Drag to rotate, scroll to zoom. The red line is the '
@@ -305,10 +421,41 @@ def _sections(inp: ReportInput, figures: dict, path: dict) -> list[tuple[str, st
         '</div><p><output id="epoch-readout" for="epoch-slider"></output></p>'
     )
     row = "".join(_plot_div(p, figures) for p in ("plot-path", "plot-line"))
-    sections.append(("descent", "The descent, epoch by epoch",
+    sections.append(("descent", "The recorded descent, epoch by epoch",
                      notes + controls + f'<div class="row">{row}</div>'))  # fmt: skip
-    if "plot-losses" in figures:
-        sections.append(("losses", "Loss curves", _plot_div("plot-losses", figures)))
+    curves = "".join(_plot_div(p, figures) for p in ("plot-losses", "plot-excess"))
+    if curves:
+        sections.append(("losses", "Loss curves", f'<div class="row">{curves}</div>'))
+    if "plot-predicted" in figures:
+        body = (f'<p class="note">The training rows of {esc(inp.rows.source)}, read again and '
+                "split as the run split them (their statistics match quadratic.json); "
+                "predictions by model.json.</p><div class=\"row\">"
+                + _plot_div("plot-predicted", figures) + _plot_div("plot-residuals", figures)
+                + "</div>")  # fmt: skip
+        sections.append(("predictions", "Predicted against actual", body))
+    elif inp.rows_note and inp.summary and isinstance(inp.summary.get("metrics"), dict):
+        rows = [[part, *(f"{float(v):.6g}" for v in m.values())]
+                for part, m in inp.summary["metrics"].items() if isinstance(m, dict)]  # fmt: skip
+        header = ["rows", *next(iter(inp.summary["metrics"].values())).keys()]
+        body = (f'<p class="note">No predicted-against-actual plot: a run folder keeps no data '
+                f"rows and {esc(inp.rows_note)}. The fit's metrics from summary.json:</p>"
+                + table(rows, header))  # fmt: skip
+        sections.append(("predictions", "How well it predicts", body))
+    if inp.comparison is not None:
+        header, rows = inp.comparison
+        body = table(rows, header)
+        if inp.coefficients is not None:
+            body = ('<p class="note">In the units the descent saw (from quadratic.json):</p>'
+                    + body + '<p class="note">In the original units (summary.json):</p>'
+                    + table(inp.coefficients[1], inp.coefficients[0]))  # fmt: skip
+        sections.append(("closed-form", "Gradient descent and the closed form", body))
+    sections.append(("config", "Configuration",
+                     _long_table(_flatten(inp.config), ["option", "value"]) if inp.config else
+                     '<p class="note">No configuration recorded.</p>'))  # fmt: skip
+    if inp.summary:
+        sections.append(
+            ("summary", "Summary", _long_table(_flatten(inp.summary), ["item", "value"]))
+        )
     if inp.graph is not None:
         content, mime = inp.graph
         body = (f'<div class="graph"><img alt="computation graph" '
@@ -317,17 +464,6 @@ def _sections(inp: ReportInput, figures: dict, path: dict) -> list[tuple[str, st
     elif inp.graph_note:
         sections.append(
             ("graph", "Computation graph", f'<p class="note">{esc(inp.graph_note)}</p>')
-        )
-    if inp.comparison is not None:
-        header, rows = inp.comparison
-        sections.append(("closed-form", "Gradient descent and the closed form",
-                         table(rows, header)))  # fmt: skip
-    sections.append(("config", "Configuration",
-                     _long_table(_flatten(inp.config), ["option", "value"]) if inp.config else
-                     '<p class="note">No configuration recorded.</p>'))  # fmt: skip
-    if inp.summary:
-        sections.append(
-            ("summary", "Summary", _long_table(_flatten(inp.summary), ["item", "value"]))
         )
     return sections
 
@@ -353,7 +489,8 @@ def write_demo_report(walk, out_dir) -> Path:
     return write_report(demo_report_input(walk, out_dir), Path(out_dir) / "report.html")
 
 
-def write_run_report(run, out=None, j: int = 0, name: str | None = None) -> Path:
-    """``RUN_DIR/report.html`` (or ``out``) for a run folder read by ``read_run``."""
+def write_run_report(run, out=None, j: int | None = None, name: str | None = None) -> Path:
+    """``RUN_DIR/report.html`` (or ``out``) for a run folder read by ``read_run``; ``j`` as
+    in :func:`run_report_input` (None: the two coordinates the descent moved most)."""
     target = Path(out) if out is not None else run.path / "report.html"
     return write_report(run_report_input(run, j=j, name=name), target)
