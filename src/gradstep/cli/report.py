@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import click
 
-from gradstep.cli.plot import FEATURE_HELP
-
 
 @click.command()
 @click.argument("run_dir", type=click.Path(file_okay=False))
@@ -13,7 +11,12 @@ from gradstep.cli.plot import FEATURE_HELP
     "--out", "out_file", default=None, type=click.Path(dir_okay=False),
     help="The HTML file to write. [default: RUN_DIR/report.html]",
 )  # fmt: skip
-@click.option("--feature", default=None, help=FEATURE_HELP)
+@click.option(
+    "--feature", default=None,
+    help="With several features: the coefficient (name or 0-based index) shown against b "
+    "on the surface and paths; the others are held at their optimum. [default: the two "
+    "coordinates the descent moved most]",
+)  # fmt: skip
 def report(run_dir: str, out_file: str | None, feature: str | None) -> None:
     """Write one HTML file (works offline) showing the run folder RUN_DIR."""
     from gradstep.cli.plot import feature_index
@@ -24,7 +27,7 @@ def report(run_dir: str, out_file: str | None, feature: str | None) -> None:
 
     with lock_if_inside(run_dir, out_file):  # one writer per run folder, as in train
         run = read_run(run_dir)
-        j = feature_index(run, feature)
+        j = None if feature is None else feature_index(run, feature)
         try:
             path = write_run_report(run, out_file, j=j)
         except OSError as exc:

@@ -140,8 +140,8 @@ def _walkthrough_rows(walk) -> list[tuple[str, str, str]]:
          f"b, w = {arr(walk.init_b)} {arr(walk.init_w)}"),
         ("Step 1: predictions (forward pass)", "yhat = b + w x_train", f"[{first}, ...]"),
         ("Step 2: loss (batch)", "MSE = mean((yhat - y)^2)",
-         f"{walk.first_loss!r} (the document prints {DOCUMENT_PRINTED_FIRST_LOSS!r}, which "
-         "its own code does not give)"),
+         f"{walk.first_loss!r} (as the book and its notebook print; only the blog repost "
+         f"prints {DOCUMENT_PRINTED_FIRST_LOSS!r}, which its own code does not give)"),
         ("Step 3: gradients", "dL/db = 2 mean(e); dL/dw = 2 mean(x e)",
          f"{walk.b_grad!r} {float(walk.w_grad[0])!r}"),
         (f"Step 4: update (lr = {walk.lr:g})", "b -= lr dL/db; w -= lr dL/dw",
