@@ -1,8 +1,8 @@
 r"""Training a run of ``gradstep train``: the numbers, never the files.
 
 * :func:`prepare` turns the chosen columns into a :class:`Problem`: a seeded per-row
-  train/validation split (:func:`validation_mask`), checks (enough rows, no number so large that squaring
-  it overflows), the training rows' statistics and the shared scaler
+  train/validation split (:func:`validation_mask`), checks (enough rows, no number so
+  large that squaring it overflows), the training rows' statistics and the shared scaler
   (:mod:`gradstep.policies`: features standardised unless ``--scale false``, a
   constant feature gets coefficient 0).
 * :func:`auto_lr` is the shared default step size (:func:`gradstep.policies.auto_lr`).
