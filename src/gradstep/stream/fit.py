@@ -47,7 +47,7 @@ from gradstep.runs.train import (
 )
 from gradstep.stream.group import Alone
 from gradstep.stream.source import Source, Unit, open_source, read_unit
-from gradstep.stream.sums import Accumulator, merge, to_moments
+from gradstep.stream.sums import Accumulator, BlockSum, merge, to_moments
 
 DEFAULT_CHUNK_ROWS = 1_000_000
 
@@ -203,15 +203,15 @@ def scaled_pass(group, source, options, fraction, scaler: Scaler, tick) -> list[
 
 def metrics_pass(group, source, options, fraction, b: float, w: np.ndarray, tick) -> list[dict]:
     def per_unit(unit: Unit) -> dict:
-        sums = np.zeros((2, 3))  # train/val x (rows, sum e^2, sum |e|)
+        sums = [BlockSum(2), BlockSum(2)]  # train, val: (sum e^2, sum |e|)
         for chunk in read_unit(source, unit, options.chunk_rows, options.drop_missing):
             held = validation_mask(chunk.positions, fraction, options.seed)
             error = b + chunk.x @ w - chunk.y
             for k, rows in enumerate((~held, held)):
                 e = error[rows]
-                sums[k] += (e.size, float(e @ e), float(np.abs(e).sum()))
+                sums[k].add(np.column_stack([e * e, np.abs(e)]))
             tick(chunk.y.size)
-        return {"sums": sums}
+        return {"sums": np.array([s.finish() for s in sums])}
 
     return scan(group, source, "the metrics pass", per_unit)
 
@@ -261,9 +261,9 @@ def run_stream(source: Source, options: StreamOptions, group=None, progress=None
     state = _descend(descent, descent_val, settings, active, epoch_progress)
     run = StreamRun(source, raw, raw_val, descent, descent_val, scaler, settings, state)
     b, w = run.params()
-    sums = np.zeros((2, 3))
+    sums = np.zeros((2, 2))
     for part in metrics_pass(group, source, options, fraction, b, w, tick):
-        sums += part["sums"]
+        sums = sums + part["sums"]
     run.payload = summary(run, sums, rows_total, dropped, options, fraction)
     timings["seconds"] = time.perf_counter() - start
     run.payload["timings"] = timings
@@ -363,7 +363,8 @@ def least_squares_from(m: Moments) -> tuple[float, np.ndarray]:
     return float(m.mean_y - m.mean_x @ w), w
 
 
-def _metrics(rows: float, sse: float, sae: float, m: Moments) -> dict:
+def _metrics(sse: float, sae: float, m: Moments) -> dict:
+    rows = m.n
     mse = sse / rows
     total = m.syy * m.n
     r2 = (1.0 if sse == 0.0 else 0.0) if total == 0.0 else 1.0 - sse / total

@@ -83,3 +83,25 @@ class Accumulator:
         for c in range(counts.shape[0]):
             block = (counts[c], mx[c], my[c], sxx[c], sxy[c], syy[c])
             self.state = block if self.state is None else merge(self.state, block)
+
+
+class BlockSum:
+    """Sums of the values fed in order, in blocks of ``block`` values: the same bits for any
+    way of cutting the stream into chunks. ``add`` takes (m, k) arrays: k sums at once."""
+
+    def __init__(self, k: int, block: int = 1 << 16):
+        self.block, self.carry, self.total = block, np.empty((0, k)), np.zeros(k)
+
+    def add(self, values: np.ndarray) -> None:
+        if self.carry.shape[0]:
+            values = np.concatenate([self.carry, values])
+        full = (values.shape[0] // self.block) * self.block
+        for lo in range(0, full, self.block):
+            self.total = self.total + values[lo : lo + self.block].sum(axis=0)
+        self.carry = values[full:].copy()
+
+    def finish(self) -> np.ndarray:
+        if self.carry.shape[0]:
+            self.total = self.total + self.carry.sum(axis=0)
+            self.carry = self.carry[:0]
+        return self.total
