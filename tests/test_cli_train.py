@@ -46,10 +46,23 @@ def train(capsys, *args) -> dict:
     return json.loads(captured.out)
 
 
+def splitmix64(z: int) -> int:
+    """SplitMix64's output function, written out on Python integers (an independent oracle)."""
+    mask = (1 << 64) - 1
+    z = (z + 0x9E3779B97F4A7C15) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return z ^ (z >> 31)
+
+
 def training_rows(n: int, val_fraction: float = 0.2, seed: int = 42) -> np.ndarray:
-    """The documented split: a permutation from default_rng(seed); the first floor(n*f) validate."""
-    order = np.random.default_rng(seed).permutation(n)
-    return np.sort(order[int(n * val_fraction) :])
+    """The documented split: row i validates when splitmix64(splitmix64(seed) + i), its top
+    53 bits read as a number in [0, 1), is below the fraction (fewer than 2: none validate)."""
+    key = splitmix64(seed)
+    mask = (1 << 64) - 1
+    held = np.array([(splitmix64((key + i) & mask) >> 11) * 2.0**-53 < val_fraction
+                     for i in range(n)])  # fmt: skip
+    return np.arange(n) if held.sum() < 2 else np.flatnonzero(~held)
 
 
 def params(payload: dict, names: list[str]) -> np.ndarray:
@@ -252,7 +265,7 @@ def test_config_file_and_the_command_line_wins(diabetes, tmp_path, capsys):
     )
     got = train(capsys, "--config", config, "--lr", 0.1, "--out", tmp_path / "run")
     assert got["features"] == ["bmi", "s5"] and got["lr"] == 0.1
-    assert got["rows"]["validation"] == int(442 * 0.25)
+    assert got["rows"]["validation"] == 442 - training_rows(442, 0.25).size
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["sources"]["lr"] == "command line"
     assert saved["sources"]["features"] == f"config file {config}"
@@ -266,7 +279,7 @@ def test_early_stopping_and_checkpoint_interval(diabetes, tmp_path, capsys):
     csv_path, _, x, y, names = diabetes
     out = tmp_path / "es"
     got = train(capsys, csv_path, "--target", TARGET, "--out", out, "--early-stopping", 50,
-                "--checkpoint-every", 500, "--no-report")  # fmt: skip
+                "--checkpoint-every", 10, "--no-report")  # fmt: skip
     assert got["stopped_early"] is True and got["converged"] is False
     best, run = got["best_epoch"], got["epochs_run"]
     assert run == best + 50
@@ -279,10 +292,10 @@ def test_early_stopping_and_checkpoint_interval(diabetes, tmp_path, capsys):
     np.testing.assert_allclose(params(got, names), [b, *w], rtol=1e-12)
     files = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert files == sorted(["last.ckpt", "best.ckpt", *(f"epoch-{k}.ckpt" for k in
-                                                           range(500, run + 1, 500))])  # fmt: skip
-    tensors, meta = load_state(out / "checkpoints" / "epoch-500.ckpt")
-    assert meta["epoch"] == 500 and float(tensors["b"][0]) == metrics[499, 1]
-    np.testing.assert_array_equal(tensors["w"].numpy(), metrics[499, 2:12])
+                                                           range(10, run + 1, 10))])  # fmt: skip
+    tensors, meta = load_state(out / "checkpoints" / "epoch-10.ckpt")
+    assert meta["epoch"] == 10 and float(tensors["b"][0]) == metrics[9, 1]
+    np.testing.assert_array_equal(tensors["w"].numpy(), metrics[9, 2:12])
 
 
 def test_text_columns_skipped_and_missing_rows_dropped(tmp_path, capsys):
@@ -360,9 +373,14 @@ def test_cli_reference_is_up_to_date():
 def test_split_and_early_stop_rules():
     from gradstep.runs.train import early_stop, split_rows
 
-    train_idx, val_idx = split_rows(10, 0.3, seed=1)
-    assert sorted([*train_idx, *val_idx]) == list(range(10)) and val_idx.size == 3
-    assert split_rows(5, 0.2, seed=1)[1].size == 0  # one validation row is not worth it
+    train_idx, val_idx = split_rows(1000, 0.3, seed=1)
+    assert sorted([*train_idx, *val_idx]) == list(range(1000)) and 240 < val_idx.size < 360
+    np.testing.assert_array_equal(train_idx, training_rows(1000, 0.3, seed=1))
+    assert split_rows(3, 0.01, seed=1)[1].size == 0  # one validation row is not worth it
+    # a row's fate depends on its position, not on which other rows are there
+    positions = np.arange(0, 1000, 7)
+    _, val_sub = split_rows(positions.size, 0.3, 1, positions)
+    np.testing.assert_array_equal(positions[val_sub], np.intersect1d(positions, val_idx))
     val = np.array([5.0, 4.0, 4.5, 3.0, 3.5, 3.2, 3.1, 3.0])
     assert early_stop(val, patience=3) == (7, 4)
     assert early_stop(val, patience=5) == (None, 4)

@@ -162,6 +162,38 @@ docs/run-folder.md.
     help="Print one JSON summary (intercept, coef, epochs_run, train_loss, val_loss, "
     "closed_form, max_abs_diff_closed_form, run_dir, ...) instead of text.",
 )
+@click.option(
+    "--stream",
+    is_flag=True,
+    default=None,
+    help="Do not load DATA: read it in chunks (a Parquet file, a folder of Parquet files in "
+    "name order, or a CSV file), gather the statistics in streamed passes, then run the "
+    "full-batch descent from them (the stats engine). Memory is bounded by --chunk-rows.",
+)
+@click.option(
+    "--chunk-rows",
+    metavar="N",
+    help="With --stream: rows read at a time (Parquet; CSV: blocks of about that many). "
+    "The result does not depend on it. [default: 1000000]",
+)
+@click.option(
+    "--distributed",
+    is_flag=True,
+    default=None,
+    help="With --stream, under torchrun: each process reads its share of the Parquet row "
+    "groups; the statistics are combined by one collective; rank 0 writes the run folder.",
+)
+@click.option(
+    "--workers",
+    metavar="K",
+    help="With --stream: start K local processes (PyTorch's launcher) and run --distributed.",
+)
+@click.option(
+    "--backend",
+    metavar="NAME",
+    help="The torch.distributed backend of --distributed/--workers. [default: nccl with "
+    "CUDA, else gloo]",
+)
 @click.pass_context
 def train(ctx: click.Context, config_path: str | None, **params) -> None:
     """Fit a linear model by gradient descent on the table DATA and check it.
@@ -185,6 +217,8 @@ def train(ctx: click.Context, config_path: str | None, **params) -> None:
     written = []  # set the moment the new run folder is in place
     try:
         summary = run_training(given, config_path, written=lambda: written.append(True))
+        if summary["payload"] is None:  # a rank other than 0 of a distributed run
+            return
         if summary["json"]:
             import json
 

@@ -51,6 +51,10 @@ def run_training(given: dict, config_path: str | None, stdin=None, written=None)
     """
     # With --resume the run's own options complete these, so check them only then.
     options = resolve(given, config_path, check=False)
+    if options.stream:
+        from gradstep.cli.train_stream import run_streamed
+
+        return run_streamed(resolve(given, config_path), given, config_path, written)
     out = Path(options.out or default_out(require_data(options)))
     check_out_path(out)  # before the lock file is made beside it
     with run_lock(out):

@@ -187,6 +187,11 @@ OPTIONS: dict[str, Option] = {
     "force": Option(False, _flag, inherited=False),
     "report": Option(True, _flag),
     "json": Option(False, _flag, inherited=False),
+    "stream": Option(False, _flag),
+    "chunk_rows": Option(1_000_000, _optional_count(", e.g. 1000000")),
+    "distributed": Option(False, _flag, inherited=False),
+    "workers": Option(None, _optional_count(" (local processes)"), inherited=False),
+    "backend": Option(None, _optional_text, inherited=False),
 }
 # Not an option of the run: where the other options came from.
 CONFIG_OPTION = "config"
@@ -218,6 +223,11 @@ class TrainOptions:
     force: bool
     report: bool
     json: bool
+    stream: bool = False
+    chunk_rows: int = 1_000_000
+    distributed: bool = False
+    workers: int | None = None
+    backend: str | None = None
     sources: dict[str, str] = field(default_factory=dict)
     config: str | None = None
 
@@ -343,6 +353,7 @@ def check_consistent(options: TrainOptions) -> None:
         raise GradstepError(
             "standard input ('-') is read as CSV, so --format parquet cannot be used with it"
         )
+    check_stream(options)
     from gradstep.engines import AUTO, REGISTRY
 
     if options.engine != AUTO and options.engine not in REGISTRY:
@@ -362,6 +373,40 @@ def check_consistent(options: TrainOptions) -> None:
             f"--dtype {options.dtype} needs a torch engine, but --engine {options.engine} "
             "computes in float64; pass --engine torch-autograd, or drop --dtype"
         )
+
+
+def check_stream(options: TrainOptions) -> None:
+    """``--stream`` runs full-batch descent from streamed statistics; say what it cannot do."""
+    if options.workers is not None or options.distributed:
+        flag = "--workers" if options.workers is not None else "--distributed"
+        if not options.stream:
+            raise GradstepError(f"{flag} splits a streamed run over processes; add --stream")
+        if options.workers is not None and options.distributed:
+            raise GradstepError(
+                "--workers starts its own processes; drop --distributed (it is for torchrun)"
+            )
+    if not options.stream:
+        for name in ("backend",):
+            if getattr(options, name) is not None:
+                raise GradstepError(f"{flag_name(name)} is for --stream --distributed runs")
+        return
+    if options.batch_size is not None:
+        raise GradstepError(
+            "--stream with --batch-size is not supported yet: streamed runs are full batch; "
+            "drop --batch-size, or drop --stream to train mini-batches in memory"
+        )
+    if options.resume:
+        raise GradstepError(
+            "--resume with --stream is not supported yet; train a new run (a streamed run "
+            "reads the statistics once, so rerunning it costs the passes over the data only)"
+        )
+    if options.engine not in ("auto", "stats"):
+        raise GradstepError(
+            f"--stream runs the stats engine (full batch from the statistics); --engine "
+            f"{options.engine} needs the rows in memory: drop --stream or --engine"
+        )
+    if options.device not in ("auto", "cpu") or options.dtype is not None:
+        raise GradstepError("--stream computes in float64 on the CPU; drop --device and --dtype")
 
 
 def default_out(data: str) -> str:

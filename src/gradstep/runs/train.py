@@ -1,8 +1,8 @@
 r"""Training a run of ``gradstep train``: the numbers, never the files.
 
-* :func:`prepare` turns the chosen columns into a :class:`Problem`: a seeded
-  train/validation split, checks (enough rows, no number so large that squaring
-  it overflows), the training rows' statistics and the shared scaler
+* :func:`prepare` turns the chosen columns into a :class:`Problem`: a seeded per-row
+  train/validation split (:func:`validation_mask`), checks (enough rows, no number so
+  large that squaring it overflows), the training rows' statistics and the shared scaler
   (:mod:`gradstep.policies`: features standardised unless ``--scale false``, a
   constant feature gets coefficient 0).
 * :func:`auto_lr` is the shared default step size (:func:`gradstep.policies.auto_lr`).
@@ -117,17 +117,48 @@ class Problem:
 # ------------------------------------------------------------------ preparing
 
 
-def split_rows(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(train, val)`` row indices: ``floor(n * val_fraction)`` rows drawn for validation.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
 
-    The draw is a permutation from ``numpy.random.default_rng(seed)``; both parts
-    keep the table's order. Fewer than ``MIN_VAL_ROWS`` validation rows means none.
+
+def splitmix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function on a uint64 array (arithmetic modulo 2**64)."""
+    z = z + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+def validation_mask(positions: np.ndarray, val_fraction: float, seed: int) -> np.ndarray:
+    """Whether each row (by its 0-based position in the table) is held out for validation.
+
+    Row ``i`` validates when ``splitmix64(splitmix64(seed) + i)``, read as a number in
+    [0, 1) from its top 53 bits, is below ``val_fraction``. A rule per row, so the split
+    is the same however the table is read: whole, in chunks of any size, by any number
+    of processes.
     """
-    n_val = int(n * val_fraction)
-    if n_val < MIN_VAL_ROWS:
-        n_val = 0
-    order = np.random.default_rng(seed).permutation(n)
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+    rows = np.asarray(positions, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        key = splitmix64(np.array([seed], dtype=np.uint64))[0]
+        draw = splitmix64(rows + key) >> np.uint64(11)
+    return draw.astype(np.float64) * 2.0**-53 < val_fraction
+
+
+def split_rows(
+    n: int, val_fraction: float, seed: int, positions: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, val)`` indices into the ``n`` rows, in table order (:func:`validation_mask`).
+
+    ``positions``: each row's position in the file (default ``0..n-1``; rows dropped for
+    missing values keep their neighbours' positions unchanged). About ``n * val_fraction``
+    rows validate; fewer than ``MIN_VAL_ROWS`` means none.
+    """
+    where = np.arange(n) if positions is None else np.asarray(positions)
+    held = validation_mask(where, val_fraction, seed)
+    if held.sum() < MIN_VAL_ROWS:
+        return np.arange(n), np.empty(0, dtype=np.intp)
+    return np.flatnonzero(~held), np.flatnonzero(held)
 
 
 def prepare(
@@ -141,7 +172,7 @@ def prepare(
             f"{source} has only {n} usable data row; training needs at least 2 "
             "(and more rows than features)"
         )
-    train, val = split_rows(n, val_fraction, seed)
+    train, val = split_rows(n, val_fraction, seed, selection.rows)
     if train.size <= d:
         held = f" ({val.size} of {n} held out for validation)" if val.size else ""
         raise GradstepError(

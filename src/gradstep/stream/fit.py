@@ -1,0 +1,465 @@
+r"""Full-batch descent on a table too large to hold: the statistics in streamed passes.
+
+1. *Raw pass*: per unit, the moments of the training and validation rows (split per
+   row, :func:`gradstep.runs.train.validation_mask`), the largest magnitude per column
+   and the rows read. The scaler is learnt from the training moments
+   (:meth:`gradstep.policies.Scaler.learn`), as in memory.
+2. *Scaled pass* (when the features are scaled): the moments of the scaled rows, the
+   scaler applied per chunk. They are not derived from the raw moments: float64 cannot
+   hold every mean exactly, so the scaled data has a small mean of its own (see
+   :attr:`gradstep.runs.train.Problem.descent_moments`).
+3. The ``stats`` engine runs every epoch in O(d²) through the one driver, with the
+   certified ``tol``, exactly as an in-memory full-batch run does.
+4. *Metrics pass*: the errors of the final model (MSE, MAE; R² from the moments).
+
+Per-unit results are gathered from every rank and combined in unit (table) order, so
+the numbers are the same for any chunk size and any number of processes
+(:mod:`gradstep.stream.sums`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gradstep.defaults import DEFAULT_TOL
+from gradstep.drive import Rules, descend
+from gradstep.engines.base import Data
+from gradstep.engines.base import Settings as EngineSettings
+from gradstep.engines.stats import StatsEngine
+from gradstep.errors import DivergenceError, GradstepError
+from gradstep.moments import Moments
+from gradstep.policies import Certificate, Patience, Scaler
+from gradstep.policies import auto_lr as policy_lr
+from gradstep.result import FitResult
+from gradstep.runs.train import (
+    LARGEST_VALUE,
+    MIN_VAL_ROWS,
+    Progress,
+    Settings,
+    empty_history,
+    validation_mask,
+)
+from gradstep.stream.group import Alone
+from gradstep.stream.source import Source, Unit, open_source, read_unit
+from gradstep.stream.sums import Accumulator, BlockSum, merge, to_moments
+
+DEFAULT_CHUNK_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """What a streamed run needs beyond the table (the ``gradstep train`` options)."""
+
+    val_fraction: float = 0.2
+    seed: int = 42
+    scale: bool | str = True
+    lr: float | str = "auto"
+    epochs: int = 100_000
+    tol: float | None = DEFAULT_TOL
+    patience: int | None = None
+    drop_missing: bool = False
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+
+
+@dataclass
+class StreamRun:
+    """Everything a streamed run computed; ``payload`` is the summary (as in memory)."""
+
+    source: Source
+    moments: Moments  # training rows, original units
+    val_moments: Moments | None
+    descent: Moments  # training rows as the descent sees them
+    descent_val: Moments | None
+    scaler: Scaler | None
+    settings: Settings
+    state: Progress
+    payload: dict = field(default_factory=dict)
+
+    @property
+    def features(self) -> list[str]:
+        return self.source.features
+
+    @property
+    def target(self) -> str:
+        return self.source.target
+
+    @property
+    def d(self) -> int:
+        return len(self.source.features)
+
+    @property
+    def constant(self) -> np.ndarray:
+        return np.zeros(self.d, bool) if self.scaler is None else self.scaler.constant
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 of the names and the statistics (a streamed run never holds the rows)."""
+        digest = hashlib.sha256(repr((self.features, self.target)).encode())
+        for m in (self.moments, self.val_moments):
+            if m is not None:
+                for part in (m.mean_x, m.sxx, m.sxy, [m.n, m.mean_y, m.syy]):
+                    digest.update(np.asarray(part, dtype=np.float64).tobytes())
+        return digest.hexdigest()
+
+    def params(self) -> tuple[float, np.ndarray]:
+        """The model's parameters in original units."""
+        b, w = self.state.params(self.state.model_epoch)
+        if self.scaler is None:
+            return float(b), np.asarray(w, dtype=np.float64)
+        b0, w0 = self.scaler.to_original(b, w)
+        return float(b0), np.asarray(w0, dtype=np.float64)
+
+
+class StreamedStats(StatsEngine):
+    """The ``stats`` engine prepared from moments gathered elsewhere (no rows in memory).
+
+    Only construction differs: the descent, losses and divergence checks are the
+    ``stats`` engine's own. There are no rows to replay before an overflow, so a
+    diverging run reports the moments' own epoch.
+    """
+
+    def __init__(self, moments: Moments, val_moments: Moments | None, settings: EngineSettings):
+        d = moments.d
+        self.data, self.settings, self.timings = Data(np.empty((0, d)), np.empty(0)), settings, {}
+        from gradstep.engines import kernels
+
+        self.kernels = kernels
+        self.timings["compile_seconds"] = kernels.warm(np.float64, d)
+        self.moments, self.val_moments = moments, val_moments
+        self.timings["prepare_seconds"] = 0.0
+
+    def _replay(self, *args) -> None:
+        pass
+
+
+# ------------------------------------------------------------------ passes
+
+
+def scan(group, source: Source, step: str, per_unit: Callable[[Unit], dict]) -> list[dict]:
+    """``per_unit`` on this rank's units (unit ``i`` on rank ``i % world_size``); the
+    results of every rank, in unit order."""
+
+    def work() -> dict:
+        _fault(group.rank, step)
+        return {u.index: per_unit(u) for u in source.units[group.rank :: group.world_size]}
+
+    merged = {}
+    for part in group.agree(step, work):
+        merged.update(part)
+    return [merged[i] for i in sorted(merged)]
+
+
+def _fault(rank: int, step: str) -> None:
+    """For the tests of failures: ``GRADSTEP_TEST_EXIT_RANK=r`` makes rank ``r`` die (exit
+    code 3, no message) as it starts the statistics pass, like a process killed mid-job."""
+    import os
+
+    if step == "the statistics pass" and os.environ.get("GRADSTEP_TEST_EXIT_RANK") == str(rank):
+        os._exit(3)
+
+
+def raw_pass(group, source, options: StreamOptions, fraction: float, tick) -> list[dict]:
+    d = len(source.features)
+
+    def per_unit(unit: Unit) -> dict:
+        train, val = Accumulator(d), Accumulator(d)
+        top = np.zeros(d + 1)
+        rows, dropped = 0, [0]
+        for chunk in read_unit(source, unit, options.chunk_rows, options.drop_missing, dropped):
+            held = validation_mask(chunk.positions, fraction, options.seed)
+            train.add(chunk.x[~held], chunk.y[~held])
+            val.add(chunk.x[held], chunk.y[held])
+            if chunk.y.size:
+                top = np.maximum(top, np.abs(np.column_stack([chunk.x, chunk.y])).max(axis=0))
+            rows += chunk.y.size
+            tick(chunk.y.size)
+        return {"train": train.finish(), "val": val.finish(), "rows": rows + dropped[0],
+                "dropped": dropped[0], "top": top}  # fmt: skip
+
+    return scan(group, source, "the statistics pass", per_unit)
+
+
+def scaled_pass(group, source, options, fraction, scaler: Scaler, tick) -> list[dict]:
+    d = len(source.features)
+
+    def per_unit(unit: Unit) -> dict:
+        train, val = Accumulator(d), Accumulator(d)
+        for chunk in read_unit(source, unit, options.chunk_rows, options.drop_missing):
+            held = validation_mask(chunk.positions, fraction, options.seed)
+            z = scaler.x(chunk.x)
+            train.add(z[~held], chunk.y[~held])
+            val.add(z[held], chunk.y[held])
+            tick(chunk.y.size)
+        return {"train": train.finish(), "val": val.finish()}
+
+    return scan(group, source, "the scaled statistics pass", per_unit)
+
+
+def metrics_pass(group, source, options, fraction, b: float, w: np.ndarray, tick) -> list[dict]:
+    def per_unit(unit: Unit) -> dict:
+        sums = [BlockSum(2), BlockSum(2)]  # train, val: (sum e^2, sum |e|)
+        for chunk in read_unit(source, unit, options.chunk_rows, options.drop_missing):
+            held = validation_mask(chunk.positions, fraction, options.seed)
+            error = b + chunk.x @ w - chunk.y
+            for k, rows in enumerate((~held, held)):
+                e = error[rows]
+                sums[k].add(np.column_stack([e * e, np.abs(e)]))
+            tick(chunk.y.size)
+        return {"sums": np.array([s.finish() for s in sums])}
+
+    return scan(group, source, "the metrics pass", per_unit)
+
+
+def combined(parts: list[dict], key: str) -> Moments | None:
+    state = None
+    for part in parts:
+        state = merge(state, part[key])
+    return None if state is None else to_moments(state)
+
+
+# ------------------------------------------------------------------ the run
+
+
+def run_stream(source: Source, options: StreamOptions, group=None, progress=None,
+               epoch_progress=None) -> StreamRun:  # fmt: skip
+    """Read, check, descend and measure; the same on every rank of ``group``.
+
+    ``progress(rows)`` is called as rows are read, ``epoch_progress(done, cap, loss)``
+    between chunks of epochs.
+    """
+    group = group or Alone()
+    tick = progress or (lambda rows: None)
+    d = len(source.features)
+    timings = {}
+    start = time.perf_counter()
+    fraction = options.val_fraction
+    parts = raw_pass(group, source, options, fraction, tick)
+    if 0 < sum(_count(p["val"]) for p in parts) < MIN_VAL_ROWS:
+        fraction = 0.0  # fewer than 2 validation rows is not worth holding back: none
+        parts = raw_pass(group, source, options, fraction, tick)
+    raw, raw_val = combined(parts, "train"), combined(parts, "val")
+    rows_total = sum(p["rows"] for p in parts)
+    dropped = sum(p["dropped"] for p in parts)
+    _check(source, raw, raw_val, rows_total, dropped, np.max([p["top"] for p in parts], axis=0))
+    use_scaler = d > 1 if options.scale == "auto" else bool(options.scale)
+    scaler = Scaler.learn(raw, features=use_scaler, target=False)
+    if scaler.is_identity:
+        scaler = None
+    descent, descent_val = raw, raw_val
+    if scaler is not None:
+        scaled = scaled_pass(group, source, options, fraction, scaler, tick)
+        descent, descent_val = combined(scaled, "train"), combined(scaled, "val")
+    timings["read_seconds"] = time.perf_counter() - start
+    active = ~(np.zeros(d, bool) if scaler is None else scaler.constant)
+    settings = _settings(options, descent, active, raw_val is not None)
+    state = _descend(descent, descent_val, settings, active, epoch_progress)
+    run = StreamRun(source, raw, raw_val, descent, descent_val, scaler, settings, state)
+    b, w = run.params()
+    sums = np.zeros((2, 2))
+    for part in metrics_pass(group, source, options, fraction, b, w, tick):
+        sums = sums + part["sums"]
+    run.payload = summary(run, sums, rows_total, dropped, options, fraction)
+    timings["seconds"] = time.perf_counter() - start
+    run.payload["timings"] = timings
+    run.payload["rows_read"] = [int(sum(p["rows"] for p in parts[r :: group.world_size]))
+                                for r in range(group.world_size)]  # fmt: skip
+    run.payload["world_size"] = group.world_size
+    return run
+
+
+def _count(state) -> int:
+    return 0 if state is None else int(state[0])
+
+
+def _check(source: Source, raw, raw_val, rows_total, dropped, top) -> None:
+    n = (raw.n if raw else 0) + (raw_val.n if raw_val else 0)
+    d = len(source.features)
+    if n < 2:
+        raise GradstepError(
+            f"{source.path} has only {n} usable data row(s); training needs at least 2 "
+            "(and more rows than features)"
+        )
+    if raw is None or raw.n <= d:
+        n_train = raw.n if raw else 0
+        raise GradstepError(
+            f"{d} feature(s) but only {n_train} training row(s): there are more features than "
+            "rows, so least squares has no unique answer; use fewer features or more rows"
+        )
+    for name, largest in zip(source.columns, top, strict=True):
+        if largest > LARGEST_VALUE:
+            exponent = int(np.floor(np.log10(largest))) - 3
+            raise DivergenceError(
+                f"the descent would overflow: column {name!r} holds values up to {largest:.3g}, "
+                f"whose squares exceed the largest float64; rescale it first "
+                f"(e.g. divide the column by 1e{exponent}) and train again"
+            )
+    for m in (raw, raw_val):
+        if m is not None and not m.finite:
+            raise GradstepError(
+                f"the data of {source.path} is too large to sum in float64 (its squares "
+                "overflow); rescale the columns (e.g. divide them by a power of ten)"
+            )
+
+
+def _settings(options: StreamOptions, descent: Moments, active, has_val: bool) -> Settings:
+    if options.lr == "auto":
+        with np.errstate(over="ignore", invalid="ignore"):
+            lr = policy_lr(descent, None, None, active)
+        if not np.isfinite(lr) or lr <= 0:
+            raise DivergenceError(
+                "the descent would overflow: the features are too large to compute a step "
+                "size; rescale them (or pass --scale)"
+            )
+    else:
+        lr = float(options.lr)
+    if options.patience is not None and not has_val:
+        raise GradstepError(
+            f"--early-stopping watches the validation loss, but --val-fraction "
+            f"{options.val_fraction:g} of these rows leaves fewer than 2 for validation; "
+            "raise --val-fraction or drop --early-stopping"
+        )
+    return Settings(lr=lr, epochs=options.epochs, tol=options.tol or None, batch_size=None,
+                    seed=options.seed, engine="stats", patience=options.patience)  # fmt: skip
+
+
+def _descend(descent, descent_val, settings: Settings, active, epoch_progress) -> Progress:
+    engine = StreamedStats(descent, descent_val,
+                           EngineSettings(settings.lr, None, settings.seed))  # fmt: skip
+    with_val = descent_val is not None
+    patience = Patience(settings.patience) if settings.patience and with_val else None
+    report = None
+    if epoch_progress is not None:
+
+        def report(done, total, loss, _bound):
+            epoch_progress(done, total, loss)
+
+    outcome = descend(
+        engine, 0.0, np.zeros(descent.d), start_epoch=0, epochs=settings.epochs,
+        rules=Rules(settings.tol, settings.patience if with_val else None),
+        certificate=Certificate(descent, active), patience=patience, progress=report,
+    )  # fmt: skip
+    history = outcome.history if outcome.history.epochs else empty_history(descent.d, with_val)
+    converged = None if settings.tol is None else outcome.reason == "tol"
+    best = outcome.best_epoch if patience is not None else None
+    return Progress(history, converged, outcome.reason == "patience", best, engine.name,
+                    outcome.bound)  # fmt: skip
+
+
+# ------------------------------------------------------------------ summary
+
+
+def least_squares_from(m: Moments) -> tuple[float, np.ndarray]:
+    """Least squares from the centred moments, solved on columns of unit spread."""
+    spread = np.sqrt(np.maximum(np.diag(m.sxx), 0.0))
+    spread[spread == 0] = 1.0
+    w = np.linalg.lstsq(m.sxx / np.outer(spread, spread), m.sxy / spread, rcond=None)[0]
+    w = w / spread
+    return float(m.mean_y - m.mean_x @ w), w
+
+
+def _metrics(sse: float, sae: float, m: Moments) -> dict:
+    rows = m.n
+    mse = sse / rows
+    total = m.syy * m.n
+    r2 = (1.0 if sse == 0.0 else 0.0) if total == 0.0 else 1.0 - sse / total
+    return {"mse": mse, "rmse": math.sqrt(mse), "mae": sae / rows, "r2": r2}
+
+
+def summary(run: StreamRun, sums, rows_total, dropped, options, fraction) -> dict:
+    """The summary of an in-memory run (:func:`gradstep.runs.train.summarise`), from moments."""
+    intercept, coef = run.params()
+    cf_intercept, cf_coef = least_squares_from(run.moments)
+    ours, theirs = np.r_[intercept, coef], np.r_[cf_intercept, cf_coef]
+    diff = np.abs(ours - theirs)
+    floor = 1e-12 * max(1.0, float(np.max(np.abs(theirs))))
+    names, state, settings = run.features, run.state, run.settings
+    train_metrics = _metrics(*sums[0], run.moments)
+    val_metrics = None if run.val_moments is None else _metrics(*sums[1], run.val_moments)
+    certificate = Certificate(run.descent, ~run.constant)
+    return {
+        "target": run.target,
+        "features": list(names),
+        "intercept": intercept,
+        "coef": dict(zip(names, map(float, coef), strict=True)),
+        "epochs_run": state.epoch,
+        "epoch_cap": settings.epochs,
+        "converged": state.converged,
+        "tol": settings.tol,
+        "stopped_early": state.stopped_early,
+        "best_epoch": state.best_epoch,
+        "lr": settings.lr,
+        "batch_size": None,
+        "engine": state.engine,
+        "certified_bound": state.bound,
+        "condition_number": certificate.condition,
+        "constant_features": [n for n, c in zip(names, run.constant, strict=True) if c],
+        "scaled": run.scaler is not None,
+        "init": {"b": 0.0, "w": [0.0] * run.d},
+        "train_loss": train_metrics["mse"],
+        "val_loss": None if val_metrics is None else val_metrics["mse"],
+        "closed_form": {
+            "intercept": cf_intercept,
+            "coef": dict(zip(names, map(float, cf_coef), strict=True)),
+        },
+        "max_abs_diff_closed_form": float(diff.max()),
+        "max_rel_diff_closed_form": float(np.max(diff / np.maximum(np.abs(theirs), floor))),
+        "metrics": {"train": train_metrics, "validation": val_metrics},
+        "rows": {
+            "train": run.moments.n,
+            "validation": 0 if run.val_moments is None else run.val_moments.n,
+            "total": int(rows_total),
+        },  # fmt: skip
+        "data": run.source.path,
+        "format": run.source.format,
+        "streamed": True,
+        "chunk_rows": options.chunk_rows,
+        "val_fraction": options.val_fraction,
+        "skipped_columns": dict(run.source.skipped),
+        "dropped_rows": int(dropped),
+    }
+
+
+def quadratic_payload(m: Moments) -> dict:
+    """``quadratic.json`` of the data the descent sees, from its moments."""
+    d = m.d
+    gram = np.empty((d + 1, d + 1))
+    gram[0, 0] = 1.0
+    gram[0, 1:] = gram[1:, 0] = m.mean_x
+    gram[1:, 1:] = m.sxx + np.outer(m.mean_x, m.mean_x)
+    xty = np.r_[m.mean_y, m.sxy + m.mean_x * m.mean_y]
+    return {"n": int(m.n), "gram": gram.tolist(), "xty": xty.tolist(),
+            "yty": float(m.syy + m.mean_y**2)}  # fmt: skip
+
+
+# ------------------------------------------------------------------ the library call
+
+
+def fit_table(path: str, target: str, features: list[str] | None = None, *,
+              format: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+              val_fraction: float = 0.2, seed: int = 42, scale: bool | str = True,
+              lr: float | str = "auto", epochs: int = 100_000, tol: float | None = DEFAULT_TOL,
+              patience: int | None = None, drop_missing: bool = False) -> FitResult:  # fmt: skip
+    """Full-batch gradient descent on a table streamed from disk, never loaded whole.
+
+    ``path``: a Parquet file, a folder of Parquet files (read in name order) or a CSV
+    file. Memory is bounded by ``chunk_rows`` (and, for Parquet, the largest row group).
+    The options mean what they mean for ``gradstep train``; the result's ``intercept``
+    and ``coef`` are in the table's units, ``history`` in the units the descent ran in
+    (features standardised unless ``scale=False``) and ``extra`` holds the summary that
+    ``gradstep train --stream --json`` prints.
+    """
+    if not isinstance(chunk_rows, int) or isinstance(chunk_rows, bool) or chunk_rows < 1:
+        raise GradstepError(f"chunk_rows={chunk_rows!r} must be a whole number >= 1")
+    source = open_source(str(path), format, features, target)
+    options = StreamOptions(val_fraction, seed, scale, lr, epochs, tol, patience, drop_missing,
+                            chunk_rows)  # fmt: skip
+    run = run_stream(source, options)
+    intercept, coef = run.params()
+    return FitResult(intercept, coef, run.state.history, 0.0, np.zeros(run.d), "stats",
+                     run.settings.lr, run.state.epoch, None, run.payload)  # fmt: skip
