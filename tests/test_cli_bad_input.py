@@ -113,7 +113,7 @@ CASES = [
     ("Parquet from standard input", {}, ["train", "-", "--format", "parquet", "--target", "y"],
      ["standard input ('-') is read as csv"]),
     ("batch larger than the data", {}, [*TRAIN, "--batch-size", "100"],
-     ["--batch-size 100 is larger than the 24 training rows"]),
+     ["--batch-size 100 is larger than the 25 training rows"]),
     ("bad learning rate", {}, [*TRAIN, "--lr", "fast"], ["--lr 'fast' must be a positive number"]),
     ("negative learning rate", {}, [*TRAIN, "--lr", "-0.1"], ["--lr '-0.1' must be a positive"]),
     ("zero epochs", {}, [*TRAIN, "--epochs", "0"], ["--epochs '0' must be a whole number >= 1"]),

@@ -393,7 +393,7 @@ def test_run_far_from_its_start_fits_the_start_and_path(tmp_path):
     for name in ("loss_surface", "descent_paths"):
         assert texts_outside(figures[name][0]) == [], name
     # the report's contour panel spans the path too, without a shared scale
-    fig = path_figure(q, (list(b), list(np.asarray(w)[:, 0]), None), 0, None, "")
+    fig = path_figure(q, (list(b), list(np.asarray(w)[:, 0]), None), (0, 1), None, "")
     xs, ys = (typed_array(fig["data"][0][k]) for k in ("x", "y"))
     assert min(xs) <= min(b) and max(xs) >= max(b)
     assert min(ys) <= np.min(np.asarray(w)[:, 0]) and max(ys) >= np.max(np.asarray(w)[:, 0])

@@ -141,12 +141,13 @@ def make_settings(options: TrainOptions, problem: Problem) -> Settings:
 
 
 def resume_start(problem: Problem, settings: Settings, out: Path, history, meta) -> Progress:
+    # an edited seed also moves the split, so name the edit before the data it changed
+    check_matches_checkpoint(problem, settings, out, meta)
     if meta.get("data_fingerprint") != problem.fingerprint:
         raise GradstepError(
             f"the data differs from the data the run in {out} was trained on (other rows, "
             "values or columns); --resume needs the same table: train a new run with another --out"
         )
-    check_matches_checkpoint(problem, settings, out, meta)
     start = Progress(history, meta.get("converged"), bool(meta.get("stopped_early")),
                      meta.get("best_epoch"))  # fmt: skip
     check_resumable(start, settings, meta.get("tol"))

@@ -29,7 +29,7 @@ import numpy as np
 
 from gradstep.defaults import DEFAULT_TOL
 from gradstep.drive import Rules, descend
-from gradstep.engines.base import Data
+from gradstep.engines.base import Data, Engine
 from gradstep.engines.base import Settings as EngineSettings
 from gradstep.engines.stats import StatsEngine
 from gradstep.errors import DivergenceError, GradstepError
@@ -126,7 +126,7 @@ class StreamedStats(StatsEngine):
 
     def __init__(self, moments: Moments, val_moments: Moments | None, settings: EngineSettings):
         d = moments.d
-        self.data, self.settings, self.timings = Data(np.empty((0, d)), np.empty(0)), settings, {}
+        Engine.__init__(self, Data(np.empty((0, d)), np.empty(0)), settings)  # no rows here
         from gradstep.engines import kernels
 
         self.kernels = kernels
