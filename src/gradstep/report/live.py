@@ -121,7 +121,7 @@ def live_parts(q: QuadraticLoss, *, start, lr, epochs: int, axes, names, recorde
     if square:
         axis_v.update(scaleanchor="x", scaleratio=1)
     surface.update_layout(
-        **{**LAYOUT, "margin": {"l": 60, "r": 10, "t": 10, "b": 45}}, height=470,
+        **{**LAYOUT, "margin": {"l": 60, "r": 10, "t": 32, "b": 45}}, height=480,
         xaxis=axis_u, yaxis=axis_v, hovermode="closest", dragmode=False,
         legend={"x": 1, "xanchor": "right", "y": 1, "bgcolor": "rgba(255,255,255,0.85)",
                 "font": {"size": 11}},
