@@ -285,18 +285,21 @@ def _read_blocks(stream, picked: list[str], types: dict, size: int) -> _Filler |
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    reader = pa_csv.open_csv(
+    # No background threads, and the reader closed before returning: a streaming reader's
+    # read-ahead threads still alive at interpreter exit abort the process (SIGABRT,
+    # "terminate called without an active exception"), seen on error paths.
+    with pa_csv.open_csv(
         stream,
-        read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK),
+        read_options=pa_csv.ReadOptions(block_size=CSV_BLOCK, use_threads=False),
         parse_options=pa_csv.ParseOptions(newlines_in_values=True),
         convert_options=pa_csv.ConvertOptions(
             column_types=types, include_columns=picked, null_values=CSV_NULLS,
             strings_can_be_null=False,
         ),
-    )  # fmt: skip
-    if reader.schema.names != picked:
-        return None
-    filled = _fill(reader, [types[raw] == pa.float64() for raw in picked], size)
+    ) as reader:  # fmt: skip
+        if reader.schema.names != picked:
+            return None
+        filled = _fill(reader, [types[raw] == pa.float64() for raw in picked], size)
     pa.default_memory_pool().release_unused()  # the blocks' buffers, kept by the pool
     return filled
 
@@ -474,7 +477,7 @@ def _read_parquet(path: str, wanted: Wanted) -> Table:
     try:
         names = pq.read_schema(path).names
         _check_duplicates(names, path)
-        data = pq.ParquetFile(path)
+        data = pq.ParquetFile(path)  # closed below, before any error leaves
         n_rows = data.metadata.num_rows
         if n_rows == 0:
             raise GradstepError(f"{path} has columns ({listing(names)}) but no rows")
@@ -491,6 +494,7 @@ def _read_parquet(path: str, wanted: Wanted) -> Table:
         numeric = filler.columns(numbers)
         others = {name: _arrow_column(data.read(columns=[name]).column(0), pa)
                   for name in picked if name not in numeric}  # fmt: skip
+        data.close()
     except (pa.ArrowException, OSError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise GradstepError(
