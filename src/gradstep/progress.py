@@ -135,7 +135,7 @@ class DescentBar:
         if not self.converging:
             return int(done)
         fraction = convergence_fraction(bound, self.start_bound, self.tol)
-        return self.bar.n if fraction is None else int(fraction * STEPS)
+        return self.bar.n if fraction is None else round(fraction * STEPS)
 
     def __call__(self, done: int, epochs: int, train_loss: float, bound: float | None) -> None:
         postfix = {"epoch": f"{done}/{epochs}"} if self.converging else {}
