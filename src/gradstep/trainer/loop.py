@@ -84,9 +84,9 @@ class Trainer:
         rescale all of them to a total 2-norm of at most ``clip_norm``.
     early_stopping : an :class:`gradstep.trainer.callbacks.EarlyStopping`, or None.
     record_steps : keep the parameters after every update (``history.step_params``).
-    progress : a progress bar over the epochs: ``"auto"`` (on a terminal, on standard
-        error, or in a Jupyter notebook, a widget when ipywidgets is installed; nothing
-        when the output is neither), True (always) or False.
+    progress : a progress bar over the epochs: ``"auto"`` (on standard error when it is
+        a terminal; in a Jupyter notebook a widget when ipywidgets is installed, text
+        otherwise; nothing when the output is neither), True (always) or False.
     csv_log : a CSV file for per-epoch metrics; ``tensorboard_dir``: a TensorBoard
         log folder (needs the ``tensorboard`` package).
     checkpoint_dir, checkpoint_every, keep_last, keep_best : periodic checkpoints,
