@@ -265,7 +265,9 @@ def run_in_pty(args, cwd) -> tuple[int, str]:
 def table(tmp_path_factory):
     folder = tmp_path_factory.mktemp("table")
     data = gradstep.make_data(n=200, true_w=[2.0, -1.0], seed=3)
-    lines = ["a,b,y"] + [f"{a:.17g},{b:.17g},{y:.17g}" for (a, b), y in zip(data.x, data.y, strict=True)]
+    lines = ["a,b,y"] + [
+        f"{a:.17g},{b:.17g},{y:.17g}" for (a, b), y in zip(data.x, data.y, strict=True)
+    ]
     (folder / "data.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
 
