@@ -16,6 +16,7 @@ from gradstep.engines.base import refuse
 from gradstep.engines.optimizers import check_state, resolve
 from gradstep.errors import GradstepError
 from gradstep.moments import SMALL
+from gradstep.progress import DescentBar, check_setting, wanted
 from gradstep.result import FitResult
 
 # epochs * (d + 1) parameters of history must fit in memory: refuse absurd requests early
@@ -150,7 +151,12 @@ def fit(
     device : torch engines only: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
     dtype : torch engines only: ``"float32"`` (PyTorch's default) or ``"float64"``;
         the other engines compute in float64.
-    progress : ``callable(done, epochs, train_loss, bound)`` called between chunks.
+    progress : None or False (nothing shown), True (a progress bar on standard error, or
+        a widget in a notebook with ipywidgets), ``"auto"`` (a bar only on a terminal or
+        in a notebook), or ``callable(done, epochs, train_loss, bound)`` called between
+        chunks. With ``tol`` the bar shows the way to convergence (the certified bound
+        on a log scale, from the start to ``tol``; :mod:`gradstep.progress`), without it
+        the epochs toward ``epochs``.
     optimizer : ``"sgd"`` (the document's step), ``"momentum"``, ``"nesterov"``,
         ``"rmsprop"``, ``"adagrad"``, ``"adam"``, or a dict such as ``{"name": "adam",
         "betas": (0.9, 0.99), "amsgrad": True}`` with ``torch.optim``'s hyperparameter names
@@ -160,6 +166,7 @@ def fit(
         ``result.extra["optimizer_state"]``, to continue it exactly (with ``init`` set to
         its parameters and ``start_epoch`` to its epochs); None starts the optimizer afresh.
     """
+    check_setting("progress", progress, allow_callable=True)
     x_arr, y_arr = as_xy(x, y, "training", keep_float32=True, finite=False)
     if (x_val is None) != (y_val is None):
         raise GradstepError("pass both x_val and y_val, or neither")
@@ -202,10 +209,19 @@ def fit(
         from gradstep.policies import Certificate
 
         certificate = Certificate(moments)
-    outcome = descend(
-        prepared, b0, w0.copy(), start_epoch=int(start_epoch), epochs=int(epochs),
-        rules=Rules(tol=tol), certificate=certificate, progress=progress, state=state,
-    )  # fmt: skip
+    bar = None
+    if not callable(progress) and wanted(progress):
+        bound0 = None if certificate is None else float(certificate.relative_bound(b0, w0)[0])
+        bar = DescentBar(int(epochs), tol=tol, start_bound=bound0)
+    try:
+        outcome = descend(
+            prepared, b0, w0.copy(), start_epoch=int(start_epoch), epochs=int(epochs),
+            rules=Rules(tol=tol), certificate=certificate, state=state,
+            progress=progress if callable(progress) else bar,
+        )  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
     history = outcome.history
     extra = {**prepared.timings, "prepare_seconds": prepare_seconds}
     extra["compile_seconds"] = compile_seconds + prepared.timings.get("compile_seconds", 0.0)

@@ -67,6 +67,7 @@ from gradstep.policies import (
     auto_lr,
     largest_row_curvature,
 )
+from gradstep.progress import DescentBar
 from gradstep.result import History
 
 
@@ -162,6 +163,11 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         "adam", or e.g. ``{"name": "adam", "betas": (0.9, 0.99)}`` (``torch.optim``'s
         hyperparameter names and defaults). ``lr="auto"`` is derived for plain SGD.
         Warm starts and ``partial_fit`` continue the optimizer's state.
+    verbose : int, default=0
+        0: ``fit`` shows nothing. 1 or more: a progress bar on standard error during
+        ``fit`` (a widget in a notebook with ipywidgets): with ``tol``, the way to
+        convergence (the certified bound on a log scale, :mod:`gradstep.progress`);
+        without, the epochs toward ``max_iter``. ``partial_fit`` shows none.
 
     Attributes
     ----------
@@ -210,6 +216,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         device=None,
         dtype=None,
         optimizer="sgd",
+        verbose=0,
     ):
         self.lr = lr
         self.max_iter = max_iter
@@ -225,6 +232,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
         self.optimizer = optimizer
+        self.verbose = verbose
 
     # -- public API -------------------------------------------------------------
 
@@ -264,7 +272,7 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         outcome = self._descend(
             problem, b0, w0, lr=lr, batch=batch, seed=seed, epochs=self.max_iter,
             start_epoch=self._epoch if warm else 0,
-            rules=Rules(self.tol, patience, monitor), state=state,
+            rules=Rules(self.tol, patience, monitor), state=state, show=bool(self.verbose),
         )  # fmt: skip
         reason = {"tol": "tol", "epochs": "max_iter"}.get(outcome.reason)
         reason = reason or ("val_loss" if monitor == "val_loss" else "train_loss")
@@ -357,8 +365,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         return auto_lr(problem.moments, batch, l_max, problem.active)
 
     def _descend(
-        self, problem: _Problem, b, w, *, lr, batch, seed, epochs, start_epoch, rules, state
-    ):
+        self, problem: _Problem, b, w, *, lr, batch, seed, epochs, start_epoch, rules, state,
+        show=False,
+    ):  # fmt: skip
         """Prepare the engine once for this data and let the driver run it."""
         dtype = self.dtype
         if dtype is None and self.engine.startswith("torch-"):
@@ -373,10 +382,19 @@ class GDRegressor(RegressorMixin, BaseEstimator):
         engine = prepare(self.engine, data, settings, problem.moments)
         self._certificate = Certificate(problem.moments, problem.active)
         self.engine_ = engine.name
-        outcome = descend(
-            engine, float(b), np.asarray(w, dtype=np.float64), start_epoch=start_epoch,
-            epochs=epochs, rules=rules, certificate=self._certificate, state=state,
-        )  # fmt: skip
+        bar = None
+        if show:
+            bound0 = float(self._certificate.relative_bound(b, w)[0]) if rules.tol else None
+            bar = DescentBar(epochs, tol=rules.tol, start_bound=bound0)
+        try:
+            outcome = descend(
+                engine, float(b), np.asarray(w, dtype=np.float64), start_epoch=start_epoch,
+                epochs=epochs, rules=rules, certificate=self._certificate, state=state,
+                progress=bar,
+            )  # fmt: skip
+        finally:
+            if bar is not None:
+                bar.close()
         self.optimizer_state_ = outcome.state
         return outcome
 
@@ -437,6 +455,9 @@ class GDRegressor(RegressorMixin, BaseEstimator):
             not isinstance(size, numbers.Integral) or isinstance(size, bool) or size < 1
         ):
             raise GradstepError(f"batch_size={size!r} must be None or a whole number >= 1")
+        verbose = self.verbose
+        if not isinstance(verbose, numbers.Integral) or verbose < 0:
+            raise GradstepError(f"verbose={verbose!r} must be a whole number >= 0, e.g. 1")
         fraction = self.validation_fraction
         if not (_is_number(fraction) and 0 < fraction < 1):
             raise GradstepError(

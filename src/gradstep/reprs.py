@@ -33,3 +33,21 @@ def html_table(title: str, rows: list[tuple[str, str]]) -> str:
         f"<tr><th>{html.escape(key)}</th><td>{html.escape(value)}</td></tr>" for key, value in rows
     )
     return f"<table><caption>{html.escape(title)}</caption>{body}</table>"
+
+
+def names(values) -> str:
+    """``a, b, c, d, ... (12 names)``: at most :data:`SHOWN` names, then how many there are."""
+    values = [str(v) for v in values]
+    shown = ", ".join(values[:SHOWN])
+    return f"{shown}, ... ({len(values)} names)" if len(values) > SHOWN else shown
+
+
+def losses(values) -> str | None:
+    """``first (first epoch) -> last (last)`` over the finite values; None when none is."""
+    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    flat = flat[np.isfinite(flat)]
+    if flat.size == 0:
+        return None
+    if flat.size == 1:
+        return number(flat[0])
+    return f"{number(flat[0])} (first epoch) -> {number(flat[-1])} (last)"

@@ -36,6 +36,7 @@ from gradstep.runs.train import (
     check_resumable,
     model_params,
     prepare,
+    start_bound,
     summarise,
     train,
 )
@@ -80,7 +81,7 @@ def train_locked(options, given, config_path, out: Path, stdin, written) -> dict
     if not options.resume:  # after the data's checks, so those are reported first
         check_out_dir(out, resume=False, force=options.force, data=options.data)
     start = resume_start(problem, settings, out, *resumed) if resumed else None
-    with progress_bar(settings.epochs, enabled=not options.json) as progress:
+    with progress_bar(problem, settings, start, enabled=not options.json) as progress:
         state = train(problem, settings, start, progress)
     payload = summarise(problem, state, settings)
     payload.update(
@@ -178,20 +179,27 @@ def check_matches_checkpoint(problem: Problem, settings: Settings, out: Path, me
 
 
 @contextlib.contextmanager
-def progress_bar(total: int, enabled: bool):
-    """A tqdm bar on standard error when it is a terminal; otherwise nothing."""
+def progress_bar(problem: Problem, settings: Settings, start: Progress | None, enabled: bool):
+    """A text bar on standard error when it is a terminal; otherwise nothing.
+
+    With ``--tol`` it shows the certified bound's way from where this run starts to
+    ``tol`` (:class:`gradstep.progress.DescentBar`), not the epochs toward the cap.
+    """
     if not (enabled and sys.stderr.isatty()):
         yield None
         return
     from tqdm import tqdm
 
-    with tqdm(total=total, unit="epoch", file=sys.stderr, leave=False) as bar:
+    from gradstep.progress import DescentBar
 
-        def update(done: int, cap: int, loss: float) -> None:
-            bar.update(done - bar.n)
-            bar.set_postfix(train_loss=f"{loss:.6g}")
+    def make_bar(**options):
+        return tqdm(file=sys.stderr, **options)
 
-        yield update
+    bound0 = start_bound(problem, start) if settings.tol is not None else None
+    offset = 0 if start is None else start.epoch
+    with DescentBar(settings.epochs, tol=settings.tol, start_bound=bound0, offset=offset,
+                    make_bar=make_bar, leave=False) as bar:  # fmt: skip
+        yield bar
 
 
 # ------------------------------------------------------------------ files

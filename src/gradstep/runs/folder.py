@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gradstep import reprs
 from gradstep.errors import GradstepError
 from gradstep.quadratic import QuadraticLoss
 from gradstep.runs.safety import parse_json
@@ -52,6 +53,45 @@ class RunFolder:
     @property
     def d(self) -> int:
         return self.metrics.w.shape[1]
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        metrics, summary, model = self.metrics, self.summary or {}, self.model or {}
+        names = self.feature_names
+        rows = [("epochs", f"{int(metrics.index[0])}-{int(metrics.index[-1])}")]
+        if isinstance(model.get("target"), str):
+            rows.append(("target", model["target"]))
+        rows.append(("features", reprs.names(names) if names else f"{self.d} (unnamed)"))
+        rows += self._parameter_rows(model)
+        for label, values in (("train loss", metrics.train_loss), ("val loss", metrics.val_loss)):
+            shown = None if values is None else reprs.losses(values)
+            if shown is not None:
+                rows.append((label, shown))
+        if isinstance(summary.get("converged"), bool):
+            rows.append(("converged", "yes" if summary["converged"] else "no"))
+        if self.steps is not None:
+            rows.append(("steps recorded", f"{len(self.steps.index)}"))
+        rows.append(("files", reprs.names(self.files) if self.files else "none"))
+        return f"RunFolder: {self.path}", rows
+
+    def _parameter_rows(self, model: dict) -> list[tuple[str, str]]:
+        """The model's parameters (original units), or the descent's last ones when
+        model.json is missing or holds something else."""
+        intercept, coef = model.get("intercept"), model.get("coef")
+        if isinstance(intercept, int | float) and isinstance(coef, dict) and coef:
+            try:
+                return [("b", reprs.number(intercept, 10)),
+                        ("w", reprs.vector(list(coef.values()), 10))]  # fmt: skip
+            except (TypeError, ValueError):
+                pass
+        units = ", scaled units" if self.scaled else ""
+        return [(f"b (last epoch{units})", reprs.number(self.metrics.b[-1], 10)),
+                (f"w (last epoch{units})", reprs.vector(self.metrics.w[-1], 10))]  # fmt: skip
+
+    def __repr__(self) -> str:
+        return reprs.text(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return reprs.html_table(*self._summary())
 
     @property
     def feature_names(self) -> list[str] | None:

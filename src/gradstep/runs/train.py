@@ -328,7 +328,8 @@ def train(problem: Problem, settings: Settings, start: Progress | None = None, p
     Starts at ``b = 0, w = 0`` (descent units) or continues ``start``. Stops early once
     the parameters are certified within ``tol`` of least squares (converged), or, with
     ``patience``, when the validation loss has not reached a new best for ``patience``
-    epochs. ``progress(epochs_done, epochs_cap, train_loss)`` is called between chunks.
+    epochs. ``progress(epochs_done, epochs_cap, train_loss, bound)`` is called between
+    chunks (``bound``: the certified relative distance to least squares).
     """
     with_val = problem.x_val is not None
     state = start or Progress(empty_history(problem.d, with_val))
@@ -347,8 +348,8 @@ def train(problem: Problem, settings: Settings, start: Progress | None = None, p
     report = None
     if progress is not None:
 
-        def report(chunk_done, _total, loss, _bound):
-            progress(done + chunk_done, settings.epochs, loss)
+        def report(chunk_done, _total, loss, bound):
+            progress(done + chunk_done, settings.epochs, loss, bound)
 
     b, w = state.params()
     outcome = descend(
@@ -362,6 +363,12 @@ def train(problem: Problem, settings: Settings, start: Progress | None = None, p
     history.converged = converged
     best = outcome.best_epoch if patience is not None else None
     return Progress(history, converged, stopped_early, best, engine.name, outcome.bound)
+
+
+def start_bound(problem: Problem, start: Progress | None = None) -> float:
+    """The certified bound where :func:`train` starts (inf when nothing is certifiable)."""
+    b, w = start.params() if start is not None else (0.0, np.zeros(problem.d))
+    return float(problem.certificate.relative_bound(b, w)[0])
 
 
 # ------------------------------------------------------------------ summarising

@@ -16,7 +16,6 @@ import math
 import numbers
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,7 +107,12 @@ def monitored_loss(logs: dict, monitor: str = "auto") -> float:
 
 
 class ProgressBar:
-    """A tqdm bar over the epochs with the loss, the validation loss and the lr."""
+    """A bar over the epochs with the loss, the validation loss and the lr.
+
+    ``"auto"`` shows one on a terminal or in a Jupyter notebook (a widget when ipywidgets
+    is installed, text otherwise) and nothing when the output is neither
+    (:func:`gradstep.progress.wanted`).
+    """
 
     def __init__(self, enabled: bool | str = "auto"):
         if enabled not in (True, False, "auto"):
@@ -117,10 +121,10 @@ class ProgressBar:
         self.bar = None
 
     def on_fit_start(self, trainer, epochs: int) -> None:
-        show = self.enabled is True or (self.enabled == "auto" and _is_terminal(sys.stderr))
-        if show:
-            from tqdm.auto import tqdm
+        from gradstep.progress import bar_class, wanted
 
+        if wanted(self.enabled):
+            tqdm = bar_class()
             self.bar = tqdm(total=epochs, desc="training", unit="epoch", leave=True)
 
     def on_epoch_end(self, trainer, logs: dict) -> None:
@@ -138,13 +142,6 @@ class ProgressBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-
-
-def _is_terminal(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 class CSVLogger:

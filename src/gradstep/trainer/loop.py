@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gradstep import steps
+from gradstep import reprs, steps
 from gradstep.checkpoint import CheckpointError, load_tree, save_tree
 from gradstep.engines.torch_loop import check_shapes, resolve_device
 from gradstep.errors import DivergenceError, GradstepError
@@ -84,8 +84,9 @@ class Trainer:
         rescale all of them to a total 2-norm of at most ``clip_norm``.
     early_stopping : an :class:`gradstep.trainer.callbacks.EarlyStopping`, or None.
     record_steps : keep the parameters after every update (``history.step_params``).
-    progress : a progress bar on standard error: ``"auto"`` (only on a terminal),
-        True or False.
+    progress : a progress bar over the epochs: ``"auto"`` (on standard error when it is
+        a terminal; in a Jupyter notebook a widget when ipywidgets is installed, text
+        otherwise; nothing when the output is neither), True (always) or False.
     csv_log : a CSV file for per-epoch metrics; ``tensorboard_dir``: a TensorBoard
         log folder (needs the ``tensorboard`` package).
     checkpoint_dir, checkpoint_every, keep_last, keep_best : periodic checkpoints,
@@ -150,6 +151,36 @@ class Trainer:
         self._index_input = any(
             isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in model.modules()
         )
+
+    # ------------------------------------------------------------------ repr
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        n_params = sum(p.numel() for p in self.model.parameters())
+        loss_name = getattr(self.loss_fn, "__name__", None) or type(self.loss_fn).__name__
+        lr = self.optimizer.param_groups[0].get("lr")
+        optimizer = type(self.optimizer).__name__
+        if isinstance(lr, int | float):
+            optimizer += f", lr {lr:g}"
+        rows = [("loss", loss_name), ("optimizer", optimizer)]
+        if self.scheduler is not None:
+            rows.append(("scheduler", f"{type(self.scheduler).__name__}, every "
+                                      f"{self.scheduler_interval}"))  # fmt: skip
+        rows.append(("epochs trained", str(self.epoch)))
+        rows += self.history.summary_rows()
+        if self.early_stopping is not None:
+            stopper = self.early_stopping
+            state = f"stopped at epoch {stopper.stopped_epoch}" if stopper.stopped else "watching"
+            rows.append(("early stopping", f"patience {stopper.patience}, {state}"))
+        rows.append(("seed", str(self.seed)))
+        title = (f"Trainer: {type(self.model).__name__}, {n_params} parameters, "
+                 f"{self.dtype}, on {self.device}")  # fmt: skip
+        return title, rows
+
+    def __repr__(self) -> str:
+        return reprs.text(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return reprs.html_table(*self._summary())
 
     # ------------------------------------------------------------------ fit
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gradstep import reprs
 from gradstep.trainer.seeding import epoch_seed
 
 
@@ -35,6 +36,29 @@ class TrainingHistory:
 
     def __len__(self) -> int:
         return len(self.epoch)
+
+    def summary_rows(self) -> list[tuple[str, str]]:
+        """The losses, in a few words (for this repr and the Trainer's)."""
+        rows = []
+        for label, values in (("train loss", self.train_loss), ("val loss", self.val_loss)):
+            shown = reprs.losses(values) if values else None
+            if shown is not None:
+                rows.append((label, shown))
+        if self.steps:
+            rows.append(("steps recorded", f"{len(self.steps) - 1} updates"))
+        return rows
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        if not self.epoch:
+            return "TrainingHistory: no epochs", []
+        title = f"TrainingHistory: epochs {self.epoch[0]}-{self.epoch[-1]}"
+        return title, self.summary_rows()
+
+    def __repr__(self) -> str:
+        return reprs.text(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return reprs.html_table(*self._summary())
 
     @property
     def step_params(self) -> dict[str, np.ndarray] | None:
