@@ -66,12 +66,20 @@ def walk():
 
 
 @pytest.fixture(scope="module")
-def demo_html(walk, tmp_path_factory):
+def race(walk):
+    """The demo's optimizers race, as ``gradstep demo`` passes it to the report."""
+    from gradstep.tutorial.demo_runs import run_demo_runs
+
+    return run_demo_runs(walk).race
+
+
+@pytest.fixture(scope="module")
+def demo_html(walk, race, tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     (out / "graph.svg").write_text(
         '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>loss</text></svg>'
     )
-    path = write_demo_report(walk, out)
+    path = write_demo_report(walk, out, race=race)
     return path.read_text(encoding="utf-8"), path
 
 
@@ -103,8 +111,8 @@ def test_demo_report_holds_the_walkthrough(demo_html, walk):
                   repr(walk.closed_form[0]), repr(walk.sklearn[0]),
                   repr(walk.trained.intercept)):  # fmt: skip
         assert value in html, value
-    for anchor in ("walkthrough", "surface", "descent", "losses", "graph", "closed-form",
-                   "config"):  # fmt: skip
+    for anchor in ("walkthrough", "surface", "descent", "losses", "optimizers", "graph",
+                   "closed-form", "config"):  # fmt: skip
         assert f'<section id="{anchor}">' in html
     assert 'src="data:image/svg+xml;base64,' in html
 
@@ -121,6 +129,8 @@ def test_demo_report_data(demo_html, walk):
         "plot-live",
         "plot-live-loss",
         "plot-live-line",
+        "plot-race-paths",
+        "plot-race-losses",
     }
     path = data["path"]
     hist = walk.trained.history
@@ -136,6 +146,46 @@ def test_demo_report_data(demo_html, walk):
     assert yaxis["type"] == "log" and yaxis["dtick"] == 1
     assert data["line_x"] == [0.0, 1.0]
     assert 'max="1000"' in html
+
+
+def test_demo_report_races_the_optimizers(demo_html, race):
+    """The optimizers section draws every racer's path and loss, its square where tol was
+    certified and its cross where it diverged."""
+    html, _ = demo_html
+    figures = page_data(html)["figures"]
+    paths, losses = figures["plot-race-paths"], figures["plot-race-losses"]
+    assert paths["data"][0]["type"] == "contour"
+    assert {r.reason for r in race.racers} == {"tol", "epochs", "diverged"}
+    for racer in race.racers:
+        name = f"{racer.label}: {racer.outcome}"
+        assert name in html
+        (line,) = [t for t in paths["data"] if t.get("name") == name and t.get("showlegend") is
+                   not False]  # fmt: skip
+        if racer.reason != "diverged":
+            assert np.allclose(typed(line["x"]), racer.theta[:, 0], rtol=0, atol=0)
+            assert np.allclose(typed(line["y"]), racer.theta[:, 1], rtol=0, atol=0)
+        (curve,) = [t for t in losses["data"] if t.get("name") == name and t["mode"] == "lines"]
+        assert len(typed(curve["y"])) == racer.epochs_run
+        ends = [t for t in losses["data"] if t.get("name") == name and t["mode"] == "markers"]
+        if racer.reason == "epochs":
+            assert ends == []
+        else:
+            symbol = "x" if racer.reason == "diverged" else "square"
+            (end,) = ends
+            assert end["marker"]["symbol"] == symbol
+            x = racer.diverged_at if racer.reason == "diverged" else racer.epochs_run
+            assert typed(end["x"])[0] == x
+    assert losses["layout"]["yaxis"]["type"] == "log"
+
+
+def typed(value) -> np.ndarray:
+    """A plotly array from the page's JSON: a list, or a typed array ``{"dtype", "bdata"}``."""
+    if isinstance(value, dict):
+        import base64
+
+        raw = base64.b64decode(value["bdata"])
+        return np.frombuffer(raw, dtype=np.dtype(value["dtype"])).astype(np.float64)
+    return np.array([np.nan if v is None else v for v in value], dtype=np.float64)
 
 
 def test_log_ticks_only_when_the_losses_span_a_decade():

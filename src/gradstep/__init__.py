@@ -20,6 +20,8 @@ _PUBLIC = {
     "FitResult": "gradstep.result",
     "History": "gradstep.result",
     "GDRegressor": "gradstep.estimator",
+    "race": "gradstep.racing",
+    "Race": "gradstep.racing",
     "Trainer": "gradstep.trainer",
     "EarlyStopping": "gradstep.trainer.callbacks",
     "predict": "gradstep.steps",

@@ -10,4 +10,10 @@ class GradstepError(ValueError):
 
 
 class DivergenceError(GradstepError):
-    """The descent produced a non-finite loss or parameter."""
+    """The descent produced a non-finite loss or parameter.
+
+    ``epoch`` and ``step`` (1-based) say where, when the descent knows (else None).
+    """
+
+    epoch: int | None = None
+    step: int | None = None

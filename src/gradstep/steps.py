@@ -305,7 +305,9 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
 
 
 def divergence_error(what: str, value, epoch: int, step: int, lr: float) -> DivergenceError:
-    return DivergenceError(
+    error = DivergenceError(
         f"the descent diverged: {what} became {value} at epoch {epoch}, step {step} "
         f"(lr={lr:g}); try a smaller learning rate (e.g. lr={lr / 10:g}) or scale the features"
     )
+    error.epoch, error.step = int(epoch), int(step)
+    return error

@@ -27,17 +27,19 @@ def demo(out_dir: str, epochs: int, lr: float, as_json: bool) -> None:
     from gradstep.cli.demo_text import format_walkthrough
     from gradstep.plots.demo_figures import write_demo_figures
     from gradstep.report import write_demo_report
+    from gradstep.tutorial.demo_runs import run_demo_runs
     from gradstep.tutorial.graph import render_graph
     from gradstep.tutorial.torch_walkthrough import run_torch_walkthrough
     from gradstep.tutorial.walkthrough import run_walkthrough
 
     walk = run_walkthrough(epochs=epochs, lr=lr)
     out = Path(out_dir)
-    figures = write_demo_figures(walk, out)
+    runs = run_demo_runs(walk)  # once, for the figures and the report
+    figures = write_demo_figures(walk, out, runs=runs)
     torch_walk = run_torch_walkthrough(epochs=epochs, lr=lr)
     graph_files, graph_note = render_graph(out)
     figures.update(graph_files)
-    figures["report"] = write_demo_report(walk, out)  # last: it inlines graph.svg
+    figures["report"] = write_demo_report(walk, out, race=runs.race)  # last: inlines graph.svg
     if as_json:
         payload = walk.to_dict()
         payload["torch"] = torch_walk.to_dict()

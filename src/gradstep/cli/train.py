@@ -18,6 +18,7 @@ Examples:
   gradstep train houses.parquet --target price --features area,rooms --lr 0.05
   cat data.csv | gradstep train - --target y --out runs/piped --json
   gradstep train diabetes.csv --target progression --out runs/d --resume --epochs 200000
+  gradstep train diabetes.csv --target progression --optimizer adam --lr 0.1
 
 Every option can also be set in a TOML file passed with --config (keys are the
 option names: lr = 0.05, features = ["age", "bmi"], data = "diabetes.csv");
@@ -92,6 +93,57 @@ docs/run-folder.md.
     metavar="K|full",
     help="Rows per update: full (batch descent), or K for mini-batches reshuffled every "
     "epoch (1: stochastic descent; mini-batches rarely meet --tol). [default: full]",
+)
+@click.option(
+    "--optimizer",
+    metavar="NAME",
+    help="The update rule, as in torch.optim: sgd (the plain step), momentum, nesterov, "
+    "rmsprop, adagrad or adam; --lr is its learning rate. [default: sgd]",
+)
+@click.option(
+    "--momentum",
+    metavar="M",
+    help="momentum/nesterov (torch.optim.SGD; with sgd it turns momentum on) and rmsprop: "
+    "the momentum factor. [default: 0.9 for momentum/nesterov, 0 for rmsprop]",
+)
+@click.option(
+    "--nesterov",
+    is_flag=True,
+    default=None,
+    help="sgd/momentum: Nesterov momentum (the same as --optimizer nesterov).",
+)
+@click.option(
+    "--betas",
+    metavar="B1,B2",
+    help="adam: the decay rates of the moving averages of the gradient and its square. "
+    "[default: 0.9,0.999]",
+)
+@click.option(
+    "--alpha",
+    metavar="A",
+    help="rmsprop: the decay rate of the average of squared gradients. [default: 0.99]",
+)
+@click.option(
+    "--eps",
+    metavar="EPS",
+    help="rmsprop, adagrad, adam: added to the denominator. [default: 1e-8; adagrad 1e-10]",
+)
+@click.option(
+    "--lr-decay",
+    metavar="D",
+    help="adagrad: the step at update t is lr / (1 + (t - 1) D). [default: 0]",
+)
+@click.option(
+    "--amsgrad",
+    is_flag=True,
+    default=None,
+    help="adam: divide by the running maximum of the squared-gradient average (AMSGrad).",
+)
+@click.option(
+    "--centered",
+    is_flag=True,
+    default=None,
+    help="rmsprop: divide by the variance of the gradient instead of its second moment.",
 )
 @click.option(
     "--val-fraction",

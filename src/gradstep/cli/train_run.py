@@ -14,7 +14,14 @@ from pathlib import Path
 
 import gradstep
 from gradstep.errors import GradstepError
-from gradstep.runs.config import TrainOptions, check_consistent, default_out, flag_name, resolve
+from gradstep.runs.config import (
+    TrainOptions,
+    check_consistent,
+    check_optimizer,
+    default_out,
+    flag_name,
+    resolve,
+)
 from gradstep.runs.output import (
     CHECKPOINTS,
     LAST,
@@ -35,6 +42,7 @@ from gradstep.runs.train import (
     auto_lr,
     check_resumable,
     model_params,
+    optimizer_record,
     prepare,
     start_bound,
     summarise,
@@ -137,7 +145,7 @@ def make_settings(options: TrainOptions, problem: Problem) -> Settings:
     return Settings(
         lr=lr, epochs=options.epochs, tol=options.tol or None, batch_size=batch,
         seed=options.seed, engine=options.engine, device=options.device, dtype=options.dtype,
-        patience=options.early_stopping,
+        patience=options.early_stopping, optimizer=check_optimizer(options),
     )  # fmt: skip
 
 
@@ -150,9 +158,28 @@ def resume_start(problem: Problem, settings: Settings, out: Path, history, meta)
             "values or columns); --resume needs the same table: train a new run with another --out"
         )
     start = Progress(history, meta.get("converged"), bool(meta.get("stopped_early")),
-                     meta.get("best_epoch"))  # fmt: skip
+                     meta.get("best_epoch"),
+                     optimizer_state=resumed_state(settings, out, meta, problem.d))  # fmt: skip
     check_resumable(start, settings, meta.get("tol"))
     return start
+
+
+def resumed_state(settings: Settings, out: Path, meta: dict, d: int) -> dict | None:
+    """The optimizer state ``last.ckpt`` holds, checked against the optimizer: a stateful
+    optimizer without its state would restart its moments, not continue them."""
+    from gradstep.engines.optimizers import check_state
+
+    where = out / CHECKPOINTS / LAST
+    stored = meta.get("optimizer_state")
+    if settings.optimizer.stateful and stored is None:
+        raise GradstepError(
+            f"{where} holds no optimizer state for --optimizer {settings.optimizer.name}, so "
+            "the run cannot continue exactly; train a new run with another --out"
+        )
+    try:
+        return check_state(settings.optimizer, stored, d)
+    except GradstepError as exc:
+        raise GradstepError(f"{where}: {exc}; cannot resume (damaged?)") from None
 
 
 def check_matches_checkpoint(problem: Problem, settings: Settings, out: Path, meta) -> None:
@@ -160,7 +187,8 @@ def check_matches_checkpoint(problem: Problem, settings: Settings, out: Path, me
     checkpoint holds: config.json is plain text, and an edited learning rate, seed or
     column would otherwise silently continue another descent."""
     now = {"lr": settings.lr, "seed": settings.seed, "target": problem.target,
-           "features": list(problem.features), "scaled": problem.scaler is not None}  # fmt: skip
+           "features": list(problem.features), "scaled": problem.scaler is not None,
+           "optimizer": optimizer_record(settings.optimizer)}  # fmt: skip
     for name, value in now.items():
         if name not in meta:  # a checkpoint of an older gradstep may record fewer
             continue
@@ -217,10 +245,11 @@ def run_files(options, out, table, problem, state, settings, payload) -> RunFile
         "best_epoch": state.best_epoch, "data_fingerprint": problem.fingerprint,
         "features": problem.features, "target": problem.target,
         "scaled": problem.scaler is not None,
+        "optimizer": optimizer_record(settings.optimizer),
     }  # fmt: skip
     quadratic = QuadraticLoss.from_data(problem.z_train, problem.y_train).to_dict()
     checkpoints = checkpoint_payloads(
-        state.history, meta, options.checkpoint_every, state.best_epoch
+        state.history, meta, options.checkpoint_every, state.best_epoch, state.optimizer_state
     )
     return RunFiles(config_payload(options, out, table, problem, settings), model.to_dict(),
                     payload, quadratic, state.history, checkpoints)  # fmt: skip
@@ -241,6 +270,7 @@ def config_payload(options, out, table, problem, settings) -> dict:
             "lr": settings.lr,
             "tol": settings.tol,
             "batch_size": settings.batch_size,
+            "optimizer": optimizer_record(settings.optimizer),
             "scale": problem.scaler is not None,
             "epochs": settings.epochs,
         },

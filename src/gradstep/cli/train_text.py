@@ -19,7 +19,7 @@ def format_summary(s: dict, report: bool = True) -> str:
         f"  rows:    {rows['total']} ({rows['train']} training, {rows['validation']} validation)",
         f"  model:   {s['target']} from {len(s['features'])} feature(s), {scaled}",
         *_data_notes(s),
-        f"  descent: {s['engine']}, {batch}, lr {s['lr']:.6g} ({s['lr_source']})"
+        f"  descent: {s['engine']}, {batch}, {_optimizer(s)}lr {s['lr']:.6g} ({s['lr_source']})"
         + ("" if s["tol"] is None else f", tol {s['tol']:g}"),
         f"  {_ending(s)}",
         "",
@@ -34,6 +34,19 @@ def format_summary(s: dict, report: bool = True) -> str:
         + ("checkpoints/, figures/, report.html)" if report else "checkpoints/)"),
     ]
     return "\n".join(lines)
+
+
+def _optimizer(s: dict) -> str:
+    """``"adam (betas=0.9,0.999 eps=1e-08 amsgrad=False), "``; nothing for plain SGD."""
+    optimizer = s.get("optimizer") or {"name": "sgd"}
+    if optimizer["name"] == "sgd":
+        return ""
+
+    def text(v):
+        return ",".join(map(str, v)) if isinstance(v, list) else str(v)
+
+    hyper = " ".join(f"{k}={text(v)}" for k, v in optimizer.items() if k != "name")
+    return f"{optimizer['name']} ({hyper}), "
 
 
 def _data_notes(s: dict) -> list[str]:

@@ -12,6 +12,7 @@ from gradstep.plots import save_figure
 from gradstep.plots.data import figure1
 from gradstep.plots.lines import fitted_line, one_update
 from gradstep.plots.losses import loss_curves
+from gradstep.plots.optimizers import race_figure
 from gradstep.plots.paths import descent_paths
 from gradstep.plots.rates import learning_rates
 from gradstep.plots.scaling import feature_scaling
@@ -30,6 +31,7 @@ DEMO_FIGURES = {
     "feature_scaling": "contours and paths: original, times 10, standardised feature",
     "descent_paths": "batch, mini-batch and stochastic descent over the contours",
     "loss_curves": "training and validation loss per epoch",
+    "optimizers": "sgd, momentum, nesterov, rmsprop and adam raced: paths and loss per epoch",
 }
 
 
@@ -69,6 +71,7 @@ def draw_demo_figures(walk, runs) -> dict:
             },
         ),
         "loss_curves": loss_curves(hist.train_loss, hist.val_loss, hist.first_epoch),
+        "optimizers": race_figure(runs.race),
     }
 
 

@@ -285,3 +285,105 @@ def log_decades(*series) -> float:
         return 0.0
     # a difference of logs: the ratio of 1e300 and 1e-10 would overflow
     return float(np.log10(values.max()) - np.log10(values.min()))
+
+
+RACE_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
+               "#bcbd22", "#17becf", "#7f7f7f")  # fmt: skip
+
+
+def race_figures(race, names=None) -> tuple[dict, dict]:
+    """The optimizers race (:func:`gradstep.race`): paths over the contours of the slice the
+    racers moved most (b and w for one feature), and the loss above the minimum per epoch
+    (log scale); squares where a racer was certified within ``tol``, crosses where one
+    diverged (its path cut where it leaves the view, its loss where it leaves the panel)."""
+    import plotly.graph_objects as go
+
+    q = race.quadratic
+    axes = (0, 1) if q.d == 1 else race.most_moved()
+    p, r = axes
+    kept = [rc.theta for rc in race.racers if rc.reason != "diverged"]
+    points = np.vstack([race.start[None, :], *kept])
+    contours, square = contour_trace(q, axes, points[:, p], points[:, r], names, margin=1.1)
+    u0, u1, v0, v1 = contours.x[0], contours.x[-1], contours.y[0], contours.y[-1]
+    paths, losses = go.Figure([contours]), go.Figure()
+    star = np.r_[q.minimum()[0], q.minimum()[1]]
+    curves = [race.excess(rc) for rc in race.racers]
+    for i, (racer, curve) in enumerate(zip(race.racers, curves, strict=True)):
+        color = RACE_COLORS[i % len(RACE_COLORS)]
+        name = f"{plain(racer.label)}: {racer.outcome}"
+        u, v = racer.theta[:, p], racer.theta[:, r]
+        if racer.reason == "diverged":
+            inside = np.flatnonzero((u >= u0) & (u <= u1) & (v >= v0) & (v <= v1))
+            last = int(inside[-1]) if inside.size else 0
+            u, v = u[: last + 2], v[: last + 2]
+        paths.add_trace(go.Scatter(x=_finite(u), y=_finite(v), mode="lines+markers", name=name,
+                                   legendgroup=str(i), line={"color": color, "width": 2},
+                                   marker={"size": 3}))  # fmt: skip
+        end = _end_marker(racer, color, i)
+        if end is not None:
+            k = last if racer.reason == "diverged" else -1
+            paths.add_trace(go.Scatter(x=[float(u[k])], y=[float(v[k])], **end))
+        epochs = list(range(1, curve.size + 1))
+        shown = [float(c) if np.isfinite(c) and 0 < c < 1e100 else None for c in curve]
+        losses.add_trace(go.Scatter(x=epochs, y=shown, mode="lines", name=name,
+                                    legendgroup=str(i), line={"color": color}))  # fmt: skip
+    paths.add_trace(go.Scatter(x=[star[p]], y=[star[r]], mode="markers", name="minimum",
+                               marker={"color": "red", "symbol": "star", "size": 14}))  # fmt: skip
+    paths.add_trace(go.Scatter(x=[race.start[p]], y=[race.start[r]], mode="markers",
+                               name="start", marker={"color": "black", "size": 9}))  # fmt: skip
+    low, high = _race_loss_range(race, curves)
+    for i, (racer, curve) in enumerate(zip(race.racers, curves, strict=True)):
+        end = _end_marker(racer, RACE_COLORS[i % len(RACE_COLORS)], i)
+        if end is None:
+            continue
+        y = float(curve[-1]) if curve.size else 10**high
+        if racer.reason == "diverged":
+            y = min(y, 10 ** (high - 0.5)) if np.isfinite(y) else 10 ** (high - 0.5)
+            losses.add_trace(go.Scatter(x=[racer.diverged_at], y=[y], **end))
+        else:
+            losses.add_trace(go.Scatter(x=[racer.epochs_run], y=[max(y, 1e-300)], **end))
+    paths.update_layout(
+        **LAYOUT, height=520, title={"text": "Paths on the loss contours (one point per epoch)"},
+        xaxis={"title": {"text": coord_title(p, q.d, names)}, "range": [u0, u1]},
+        yaxis={"title": {"text": coord_title(r, q.d, names)}, "range": [v0, v1],
+               **({"scaleanchor": "x", "scaleratio": 1} if square else {})},
+        legend={"x": 1, "xanchor": "right", "y": 1, "bgcolor": "rgba(255,255,255,0.8)",
+                "font": {"size": 10}},
+    )  # fmt: skip
+    losses.update_layout(
+        **LAYOUT, height=520, title={"text": "Loss per epoch (square: certified tol; cross: "
+                                     "diverged)"},
+        xaxis={"title": {"text": "epoch"}, "range": [0, race.epochs * 1.02]},
+        yaxis={"title": {"text": "training loss above its minimum (log scale)"}, "type": "log",
+               "range": [low, high], "exponentformat": "power"},
+        legend={"x": 1, "xanchor": "right", "y": 1, "bgcolor": "rgba(255,255,255,0.8)",
+                "font": {"size": 10}},
+    )  # fmt: skip
+    return _as_dict(paths), _as_dict(losses)
+
+
+def _finite(values) -> list:
+    return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype=np.float64)]
+
+
+def _end_marker(racer, color: str, group: int) -> dict | None:
+    """Scatter settings for where a racer stopped (square) or diverged (cross)."""
+    if racer.reason not in ("tol", "diverged"):
+        return None
+    symbol = "square" if racer.reason == "tol" else "x"
+    return {"mode": "markers", "showlegend": False, "legendgroup": str(group),
+            "name": f"{plain(racer.label)}: {racer.outcome}", "marker": {
+                "color": color, "symbol": symbol, "size": 12 if symbol == "x" else 9,
+                "line": {"color": "black", "width": 1}}}  # fmt: skip
+
+
+def _race_loss_range(race, curves) -> tuple[float, float]:
+    """The log10 range of the loss panel: every racer that did not diverge, and four powers
+    of ten above them when one did (to see it leave)."""
+    kept = [c for c, rc in zip(curves, race.racers, strict=True) if rc.reason != "diverged"]
+    values = np.concatenate(kept or curves)
+    values = values[np.isfinite(values) & (values > 0) & (values < 1e100)]
+    if not values.size:
+        return -1.0, 1.0
+    room = 4.0 if len(kept) < len(curves) else 0.7
+    return float(np.log10(values.min()) - 0.7), float(np.log10(values.max()) + room)

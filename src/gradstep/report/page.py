@@ -64,6 +64,7 @@ class ReportInput:
     rows_note: str = ""  # why there are no rows
     coefficients: tuple[list[str], list[list]] | None = None  # original units
     scaled: bool = False  # the descent saw standardised features
+    race: object | None = None  # gradstep.racing.Race: optimizers raced on the same data
 
     @property
     def shown(self) -> tuple[int, int]:
@@ -82,8 +83,9 @@ def find_graph(folder: Path) -> tuple[tuple[bytes, str] | None, str]:
     return None, "No computation graph (graph.svg) in this folder."
 
 
-def demo_report_input(walk, out_dir=None) -> ReportInput:
-    """The report of ``gradstep.tutorial.walkthrough.run_walkthrough()``'s result."""
+def demo_report_input(walk, out_dir=None, race=None) -> ReportInput:
+    """The report of ``gradstep.tutorial.walkthrough.run_walkthrough()``'s result; ``race``
+    (:func:`gradstep.race`'s result, e.g. the demo runs') adds the optimizers section."""
     data, trained, hist = walk.data, walk.trained, walk.trained.history
     cf_b, cf_w = walk.closed_form
     sk_b, sk_w = walk.sklearn
@@ -121,7 +123,7 @@ def demo_report_input(walk, out_dir=None) -> ReportInput:
              ["w", repr(float(trained.coef[0])), repr(float(cf_w[0])), repr(float(sk_w[0])),
               f"{abs(float(trained.coef[0]) - float(cf_w[0])):.3e}"]],
         ),
-        graph=graph, graph_note=graph_note, lr=walk.lr,
+        graph=graph, graph_note=graph_note, lr=walk.lr, race=race,
     )  # fmt: skip
 
 
@@ -349,6 +351,10 @@ def build_report(inp: ReportInput) -> str:
                 _finite_list(excess),
                 (path["epoch"][-1], path["excess"][-1]),
             )
+    if inp.race is not None:
+        figures["plot-race-paths"], figures["plot-race-losses"] = rf.race_figures(
+            inp.race, inp.feature_names
+        )
     if inp.rows is not None:
         rows = inp.rows
         target = (inp.summary or {}).get("target", "y")
@@ -426,6 +432,11 @@ def _sections(inp: ReportInput, figures: dict, path: dict, live) -> list[tuple[s
     curves = "".join(_plot_div(p, figures) for p in ("plot-losses", "plot-excess"))
     if curves:
         sections.append(("losses", "Loss curves", f'<div class="row">{curves}</div>'))
+    if "plot-race-paths" in figures:
+        sections.append(("optimizers", "Optimizers raced on the same loss surface",
+                         _race_note(inp.race) + '<div class="row">'
+                         + _plot_div("plot-race-paths", figures)
+                         + _plot_div("plot-race-losses", figures) + "</div>"))  # fmt: skip
     if "plot-predicted" in figures:
         body = (f'<p class="note">The training rows of {esc(inp.rows.source)}, read again and '
                 "split as the run split them (their statistics match quadratic.json); "
@@ -468,6 +479,15 @@ def _sections(inp: ReportInput, figures: dict, path: dict, live) -> list[tuple[s
     return sections
 
 
+def _race_note(race) -> str:
+    tol = "" if race.tol is None else f", until certified within tol {race.tol:g}"
+    outcomes = "; ".join(f"{r.label}: {r.outcome}" for r in race.racers)
+    return (
+        f'<p class="note">Every optimizer from the same start on the same training loss, '
+        f"at most {race.epochs} epochs{tol} (gradstep.race). {esc(outcomes)}.</p>"
+    )
+
+
 def _long_table(rows, header, fold: int = 20) -> str:
     """A table, folded away behind a summary line when it has more than ``fold`` rows."""
     html = table(rows, header)
@@ -484,9 +504,10 @@ def write_report(inp: ReportInput, path) -> Path:
     return target
 
 
-def write_demo_report(walk, out_dir) -> Path:
-    """``out_dir/report.html`` for the demo (after any ``graph.svg`` is written there)."""
-    return write_report(demo_report_input(walk, out_dir), Path(out_dir) / "report.html")
+def write_demo_report(walk, out_dir, race=None) -> Path:
+    """``out_dir/report.html`` for the demo (after any ``graph.svg`` is written there);
+    ``race`` adds the optimizers section (``gradstep demo`` passes its demo runs' race)."""
+    return write_report(demo_report_input(walk, out_dir, race), Path(out_dir) / "report.html")
 
 
 def write_run_report(run, out=None, j: int | None = None, name: str | None = None) -> Path:

@@ -156,6 +156,42 @@ def _flag(value) -> bool:
     return value
 
 
+def _optional_flag(value) -> bool | None:
+    return None if value is None else _flag(value)
+
+
+def _optimizer(value) -> str:
+    from gradstep.engines.optimizers import NAMES
+
+    if value not in NAMES:
+        raise _Bad(f"is not known; choose one of {', '.join(NAMES)}")
+    return value
+
+
+def _hyper(value) -> float | None:
+    """An optimizer hyperparameter: a number >= 0 (torch.optim checks the rest)."""
+    if value is None:
+        return None
+    number = _number(value, "must be a finite number >= 0")
+    if number < 0:
+        raise _Bad("must be a finite number >= 0")
+    return number
+
+
+def _betas(value) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    what = "must be two numbers in [0, 1) separated by a comma, e.g. 0.9,0.999"
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise _Bad(what)
+    betas = tuple(_number(v.strip() if isinstance(v, str) else v, what) for v in value)
+    if not all(0 <= v < 1 for v in betas):
+        raise _Bad(what)
+    return betas
+
+
 @dataclass(frozen=True)
 class Option:
     default: Any
@@ -177,6 +213,15 @@ OPTIONS: dict[str, Option] = {
     "epochs": Option(DEFAULT_EPOCHS, _epochs),
     "tol": Option(DEFAULT_TOL, _tol),
     "batch_size": Option(None, _batch_size, locked=True),
+    "optimizer": Option("sgd", _optimizer, locked=True),
+    "momentum": Option(None, _hyper, locked=True),
+    "nesterov": Option(None, _optional_flag, locked=True),
+    "betas": Option(None, _betas, locked=True),
+    "alpha": Option(None, _hyper, locked=True),
+    "eps": Option(None, _hyper, locked=True),
+    "lr_decay": Option(None, _hyper, locked=True),
+    "amsgrad": Option(None, _optional_flag, locked=True),
+    "centered": Option(None, _optional_flag, locked=True),
     "val_fraction": Option(DEFAULT_VAL_FRACTION, _fraction, locked=True),
     "scale": Option(True, _scale, locked=True),
     "seed": Option(DEFAULT_SEED, _seed, locked=True),
@@ -193,6 +238,9 @@ OPTIONS: dict[str, Option] = {
     "workers": Option(None, _optional_count(" (local processes)"), inherited=False),
     "backend": Option(None, _optional_text, inherited=False),
 }
+# The optimizer's hyperparameters, named as torch.optim names them (lr is --lr).
+OPTIMIZER_OPTIONS = ("momentum", "nesterov", "betas", "alpha", "eps", "lr_decay", "amsgrad",
+                     "centered")  # fmt: skip
 # Not an option of the run: where the other options came from.
 CONFIG_OPTION = "config"
 
@@ -213,6 +261,15 @@ class TrainOptions:
     epochs: int
     tol: float
     batch_size: int | None
+    optimizer: str
+    momentum: float | None
+    nesterov: bool | None
+    betas: tuple[float, float] | None
+    alpha: float | None
+    eps: float | None
+    lr_decay: float | None
+    amsgrad: bool | None
+    centered: bool | None
     val_fraction: float
     scale: bool | str
     seed: int
@@ -233,6 +290,12 @@ class TrainOptions:
 
     def values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in OPTIONS}
+
+    def optimizer_spec(self) -> dict:
+        """``{"name": ..., **the hyperparameters given}`` for
+        :func:`gradstep.engines.optimizers.resolve` (torch.optim's defaults for the rest)."""
+        given = {name: getattr(self, name) for name in OPTIMIZER_OPTIONS}
+        return {"name": self.optimizer, **{k: v for k, v in given.items() if v is not None}}
 
 
 def flag_name(name: str) -> str:
@@ -354,6 +417,7 @@ def check_consistent(options: TrainOptions) -> None:
             "standard input ('-') is read as CSV, so --format parquet cannot be used with it"
         )
     check_stream(options)
+    optimizer = check_optimizer(options)
     from gradstep.engines import AUTO, REGISTRY
 
     if options.engine != AUTO and options.engine not in REGISTRY:
@@ -363,6 +427,12 @@ def check_consistent(options: TrainOptions) -> None:
     if options.engine == AUTO:
         return
     caps = REGISTRY[options.engine].capabilities
+    if optimizer.name not in caps.optimizers:
+        raise GradstepError(
+            f"--engine {options.engine} runs --optimizer {'/'.join(sorted(caps.optimizers))} "
+            f"only, not {optimizer.name}; drop --engine (auto picks one that does) or pass "
+            "--engine numpy"
+        )
     if "cuda" not in caps.devices and options.device not in ("auto", "cpu"):
         raise GradstepError(
             f"--device {options.device} needs a torch engine, but --engine "
@@ -373,6 +443,26 @@ def check_consistent(options: TrainOptions) -> None:
             f"--dtype {options.dtype} needs a torch engine, but --engine {options.engine} "
             "computes in float64; pass --engine torch-autograd, or drop --dtype"
         )
+
+
+def check_optimizer(options: TrainOptions):
+    """The optimizer the options describe; a hyperparameter it does not take, or a value
+    ``torch.optim`` would refuse, is a one-line error naming the flag."""
+    from gradstep.engines.optimizers import OPTIMIZERS, resolve
+
+    spec = options.optimizer_spec()
+    name = spec["name"]
+    takes = {f for f in OPTIMIZERS[name].__dataclass_fields__}
+    if name == "sgd":  # --momentum turns SGD into torch.optim.SGD with momentum
+        takes = {"momentum", "nesterov"}
+    for key in spec:
+        if key != "name" and key not in takes:
+            flags = ", ".join(flag_name(k) for k in OPTIMIZER_OPTIONS if k in takes) or "none"
+            raise GradstepError(
+                f"{flag_name(key)} is not a hyperparameter of --optimizer {name} (it takes: "
+                f"{flags}); drop {flag_name(key)} or choose another --optimizer"
+            )
+    return resolve(spec)
 
 
 def check_stream(options: TrainOptions) -> None:
@@ -390,6 +480,12 @@ def check_stream(options: TrainOptions) -> None:
             if getattr(options, name) is not None:
                 raise GradstepError(f"{flag_name(name)} is for --stream --distributed runs")
         return
+    if options.optimizer_spec() != {"name": "sgd"}:
+        raise GradstepError(
+            f"--stream with --optimizer {options.optimizer} (or its hyperparameters) is not "
+            "supported yet: streamed runs take plain gradient descent steps; drop them, or "
+            "drop --stream"
+        )
     if options.batch_size is not None:
         raise GradstepError(
             "--stream with --batch-size is not supported yet: streamed runs are full batch; "

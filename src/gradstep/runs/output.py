@@ -35,6 +35,7 @@ CHECKPOINTS = "checkpoints"
 LAST = "last.ckpt"
 BEST = "best.ckpt"
 CHECKPOINT_KIND = "gradstep-train"
+OPTIMIZER_STATE = "optimizer_state"
 
 
 @dataclass(frozen=True)
@@ -113,17 +114,58 @@ def checkpoint_payload(history: History, epoch: int, meta: dict, full: bool):
 
 
 def checkpoint_payloads(
-    history: History, meta: dict, every: int | None, best_epoch: int | None
-) -> dict[str, tuple[dict, dict]]:
-    """``last.ckpt`` (with the history, for ``--resume``), ``best.ckpt`` with early
-    stopping, and ``epoch-K.ckpt`` every ``every`` epochs."""
-    files = {LAST: checkpoint_payload(history, history.epochs, meta, full=True)}
+    history: History, meta: dict, every: int | None, best_epoch: int | None,
+    optimizer_state: dict | None = None,
+) -> dict[str, tuple[dict, dict]]:  # fmt: skip
+    """``last.ckpt`` (with the history and the optimizer state, for ``--resume``),
+    ``best.ckpt`` with early stopping, and ``epoch-K.ckpt`` every ``every`` epochs."""
+    tensors, last_meta = checkpoint_payload(history, history.epochs, meta, full=True)
+    state_tensors, state_meta = optimizer_state_payload(optimizer_state)
+    files = {LAST: ({**tensors, **state_tensors}, {**last_meta, "optimizer_state": state_meta})}
     if best_epoch is not None:
         files[BEST] = checkpoint_payload(history, best_epoch, meta, full=False)
     if every:
         for epoch in range(every, history.epochs + 1, every):
             files[f"epoch-{epoch}.ckpt"] = checkpoint_payload(history, epoch, meta, full=False)
     return files
+
+
+def optimizer_state_payload(state: dict | None) -> tuple[dict, dict | None]:
+    """``(tensors, meta)`` of an optimizer state (:mod:`gradstep.engines.optimizers`): its
+    arrays as float64 tensors ``optimizer_state.KEY``, its step count and empty buffers in
+    the meta (``{"step": 12, "exp_avg": "tensor", ...}``); ``({}, None)`` for plain SGD."""
+    if state is None:
+        return {}, None
+    tensors, meta = {}, {}
+    for key, value in state.items():
+        if isinstance(value, np.ndarray):
+            tensors[f"{OPTIMIZER_STATE}.{key}"] = np.asarray(value, dtype=np.float64)
+            meta[key] = "tensor"
+        else:
+            meta[key] = None if value is None else int(value)
+    return tensors, meta
+
+
+def optimizer_state_from_checkpoint(tensors: dict, meta: dict, source: str) -> dict | None:
+    """The optimizer state saved in ``last.ckpt`` (None: plain SGD, or a checkpoint of an
+    older gradstep). ``gradstep.engines.optimizers.check_state`` checks it further."""
+    stored = meta.get("optimizer_state")
+    if stored is None:
+        return None
+    if not isinstance(stored, dict):
+        raise GradstepError(f"{source}: its optimizer state is damaged; cannot resume")
+    state = {}
+    for key, value in stored.items():
+        if value == "tensor":
+            name = f"{OPTIMIZER_STATE}.{key}"
+            if name not in tensors:
+                raise GradstepError(f"{source} holds no {name!r} (damaged?); cannot resume")
+            state[key] = np.array(tensors[name], dtype=np.float64)
+        elif value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            state[key] = value
+        else:
+            raise GradstepError(f"{source}: optimizer state {key!r} is damaged; cannot resume")
+    return state
 
 
 def history_from_checkpoint(tensors: dict, meta: dict, source: str) -> History:
@@ -203,7 +245,8 @@ def read_model(run_dir: str | os.PathLike) -> SavedModel:
 
 
 def read_resume(out: Path) -> tuple[dict, History, dict]:
-    """``(stored options, history, checkpoint meta)`` of the run folder ``out``."""
+    """``(stored options, history, checkpoint meta)`` of the run folder ``out``; the meta's
+    ``"optimizer_state"`` is replaced by the state itself (arrays from the tensors)."""
     from gradstep.checkpoint import load_state
 
     config = read_json(out / "config.json", "the run's configuration")
@@ -217,6 +260,7 @@ def read_resume(out: Path) -> tuple[dict, History, dict]:
             f"{out / 'config.json'} holds no options (damaged?); cannot resume: train a new run"
         )
     history = history_from_checkpoint(tensors, meta, str(path))
+    meta = {**meta, "optimizer_state": optimizer_state_from_checkpoint(tensors, meta, str(path))}
     return options, history, meta
 
 

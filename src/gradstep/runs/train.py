@@ -8,9 +8,9 @@ r"""Training a run of ``gradstep train``: the numbers, never the files.
 * :func:`auto_lr` is the shared default step size (:func:`gradstep.policies.auto_lr`).
 * :func:`train` hands the engine to the one driver (:func:`gradstep.drive.descend`)
   from the start or from a saved :class:`Progress` (batches are seeded per
-  ``(seed, epoch)``, so resuming needs only the parameters, the epoch and the seed
-  and continues exactly), with the certified ``tol`` and early stopping on the
-  validation loss.
+  ``(seed, epoch)``, so resuming needs only the parameters, the epoch, the seed and,
+  for a stateful optimizer, its state, and continues exactly), with the certified
+  ``tol`` and early stopping on the validation loss.
 * :func:`summarise` compares the result with least squares on the same training
   rows and measures it.
 
@@ -31,6 +31,7 @@ from gradstep.drive import Rules, descend
 from gradstep.engines import Data
 from gradstep.engines import Settings as EngineSettings
 from gradstep.engines import prepare as prepare_engine
+from gradstep.engines.optimizers import SGD, Optimizer, copy_state
 from gradstep.errors import DivergenceError, GradstepError
 from gradstep.metrics import regression_metrics
 from gradstep.moments import Moments
@@ -247,6 +248,7 @@ class Settings:
     device: str = "auto"
     dtype: str | None = None
     patience: int | None = None  # early stopping on the validation loss
+    optimizer: Optimizer = SGD()  # the update rule (gradstep.engines.optimizers)
 
 
 @dataclass(frozen=True)
@@ -263,6 +265,7 @@ class Progress:
     best_epoch: int | None = None
     engine: str | None = None  # the engine that ran (engine "auto" picks one)
     bound: float | None = None  # certified relative distance to least squares, at the end
+    optimizer_state: dict | None = None  # after the last epoch (None: plain SGD keeps none)
 
     @property
     def epoch(self) -> int:
@@ -342,7 +345,7 @@ def train(problem: Problem, settings: Settings, start: Progress | None = None, p
         settings.engine,
         Data(problem.z_train, problem.y_train, problem.z_val, problem.y_val),
         EngineSettings(settings.lr, settings.batch_size, settings.seed, False,
-                       settings.device, settings.dtype),
+                       settings.device, settings.dtype, settings.optimizer),
         problem.descent_moments,
     )  # fmt: skip
     report = None
@@ -356,13 +359,15 @@ def train(problem: Problem, settings: Settings, start: Progress | None = None, p
         engine, b, w, start_epoch=done, epochs=settings.epochs - done,
         rules=Rules(settings.tol, settings.patience if with_val else None),
         certificate=problem.certificate, patience=patience, progress=report,
+        state=copy_state(state.optimizer_state),
     )  # fmt: skip
     history = History.concat([state.history, outcome.history]) if done else outcome.history
     stopped_early = outcome.reason == "patience"
     converged = None if settings.tol is None else outcome.reason == "tol"
     history.converged = converged
     best = outcome.best_epoch if patience is not None else None
-    return Progress(history, converged, stopped_early, best, engine.name, outcome.bound)
+    return Progress(history, converged, stopped_early, best, engine.name, outcome.bound,
+                    outcome.state)  # fmt: skip
 
 
 def start_bound(problem: Problem, start: Progress | None = None) -> float:
@@ -394,6 +399,11 @@ def closed_form(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     return float(b - mean @ w), w
 
 
+def optimizer_record(optimizer: Optimizer) -> dict:
+    """``{"name": ..., **hyperparameters}`` as JSON holds it (betas as a list)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in optimizer.config().items()}
+
+
 def summarise(problem: Problem, state: Progress, settings: Settings) -> dict:
     """Parameters, the closed-form comparison, metrics and how the descent ended."""
     intercept, coef = model_params(problem, state)
@@ -419,6 +429,7 @@ def summarise(problem: Problem, state: Progress, settings: Settings) -> dict:
         "best_epoch": state.best_epoch,
         "lr": settings.lr,
         "batch_size": settings.batch_size,
+        "optimizer": optimizer_record(settings.optimizer),
         "engine": state.engine or settings.engine,
         "certified_bound": state.bound,
         "condition_number": problem.certificate.condition,

@@ -16,6 +16,7 @@ from gradstep.api import fit
 from gradstep.moments import Moments
 from gradstep.policies import Scaler
 from gradstep.quadratic import QuadraticLoss
+from gradstep.racing import Race, race
 from gradstep.result import FitResult
 from gradstep.tutorial.walkthrough import Walkthrough
 
@@ -25,6 +26,12 @@ PATH_BATCH_SIZES = {"batch": None, "mini-batch (16)": 16, "stochastic (1)": 1}
 # at, so ``gradstep demo --lr 0.5`` still draws them (stochastic descent and the
 # feature times 10 would diverge at such rates).
 ILLUSTRATION_LR = 0.1
+# The optimizers race: each at the document's rate, and plain descent at a rate past
+# 2/L (L about 2.5 on this data) to show a divergence; certified tol 1e-6, 300 epochs.
+RACE_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "sgd")
+RACE_LRS = (0.1, 0.1, 0.1, 0.1, 0.1, 3.0)
+RACE_EPOCHS = 300
+RACE_TOL = 1e-6
 
 
 @dataclass
@@ -42,6 +49,7 @@ class DemoRuns:
     quadratic: QuadraticLoss  # the training loss of the walkthrough's data
     paths: dict[str, FitResult]  # label -> descent with per-step parameters recorded
     scaling: list[ScalingRun]
+    race: Race | None = None  # the optimizers raced from the walkthrough's start
 
 
 def run_demo_runs(
@@ -53,7 +61,8 @@ def run_demo_runs(
     at rate ``lr``, recording every update. Scaling: ``scaling_steps`` steps of
     batch descent on the original feature (rate ``lr``), the feature times 10 (a
     tenth of it: the full rate diverges there) and the standardised feature (rate
-    ``lr``; mean and scale from the training set only).
+    ``lr``; mean and scale from the training set only). Race: :data:`RACE_OPTIMIZERS`
+    at :data:`RACE_LRS` from the walkthrough's start (:func:`gradstep.race`).
     """
     data = walk.data
     x_train, y_train = data.x_train, data.y_train
@@ -85,4 +94,6 @@ def run_demo_runs(
         )
         for label, x, rate in versions
     ]
-    return DemoRuns(QuadraticLoss.from_data(x_train, y_train), paths, scaling)
+    raced = race(x_train, y_train, optimizers=RACE_OPTIMIZERS, lr=RACE_LRS, epochs=RACE_EPOCHS,
+                 tol=RACE_TOL, init=start)  # fmt: skip
+    return DemoRuns(QuadraticLoss.from_data(x_train, y_train), paths, scaling, raced)
