@@ -49,8 +49,8 @@ class Racer:
         if self.reason == "diverged":
             return f"diverged at epoch {self.diverged_at}"
         if self.reason == "tol":
-            return f"tol at epoch {self.epochs_run}"
-        return f"{self.epochs_run} epochs, no tol"
+            return f"certified at epoch {self.epochs_run}"
+        return f"not certified in {self.epochs_run} epochs"
 
 
 @dataclass
