@@ -129,6 +129,20 @@ def test_metrics_edge_cases():
     assert got == {"mse": 1.0, "rmse": 1.0, "mae": 1.0, "r2": 0.0}
 
 
+def test_metrics_in_blocks_match_the_whole_arrays():
+    from gradstep.errors import GradstepError
+    from gradstep.metrics import regression_metrics_in_blocks
+
+    rng = np.random.default_rng(5)
+    y, pred = rng.normal(size=1000) * 100 + 3, rng.normal(size=1000) * 90 + 3
+    whole = regression_metrics(y, pred)
+    got = regression_metrics_in_blocks(y, (pred[i : i + 64] for i in range(0, 1000, 64)))
+    assert got == pytest.approx(whole, rel=1e-12)
+    for short in ([pred[:999]], [pred, pred[:1]], []):
+        with pytest.raises(GradstepError, match="as many predictions as targets"):
+            regression_metrics_in_blocks(y, iter(short))
+
+
 def test_compare_three_learning_rates(trained, capsys):
     folder, csv_path = trained["folder"], trained["csv"]
     runs = []

@@ -87,9 +87,10 @@ def test_default_settings_land_on_least_squares(diabetes, default_run):
     expected = np.linalg.lstsq(design, y[train_idx], rcond=None)[0]
     got = params(payload, names)
     assert np.all(np.abs(got - expected) <= 1e-4 * np.abs(expected)), np.abs(got / expected - 1)
-    np.testing.assert_allclose(params(payload["closed_form"], names), expected, rtol=1e-9)
+    closed_form = params(payload["closed_form"], names)  # from the statistics, ~1e-12 apart
+    np.testing.assert_allclose(closed_form, expected, rtol=1e-9)
     assert payload["converged"] is True and payload["epochs_run"] < payload["epoch_cap"]
-    assert payload["max_abs_diff_closed_form"] == pytest.approx(np.max(np.abs(got - expected)))
+    assert payload["max_abs_diff_closed_form"] == pytest.approx(np.max(np.abs(got - closed_form)))
     assert payload["rows"] == {"train": 354, "validation": 88, "total": 442}
     assert payload["features"] == names and payload["scaled"] is True
     assert payload["lr_source"] == "auto" and payload["skipped_columns"] == {}
@@ -344,6 +345,42 @@ def test_closed_form_copes_with_columns_of_very_different_sizes(tmp_path, capsys
     assert got["closed_form"]["coef"]["big"] == pytest.approx(2e-100, rel=1e-12)
     assert got["intercept"] == pytest.approx(1.0, rel=1e-9)
     assert got["max_abs_diff_closed_form"] < 1e-9
+
+
+def test_closed_form_of_nearly_collinear_features_falls_back_to_lstsq(tmp_path, capsys):
+    """Correlation 1 - 1e-12: too ill-conditioned for the normal equations of the
+    statistics, so the comparison is solved by lstsq on the training rows."""
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=60)
+    x = np.column_stack([a, a + 1e-6 * rng.normal(size=60)])
+    y = 1.0 + x @ [2.0, 3.0] + rng.normal(size=60)
+    np.savetxt(tmp_path / "c.csv", np.column_stack([x, y]), delimiter=",", fmt="%.17g",
+               header="a,b,y", comments="")  # fmt: skip
+    got = train(capsys, tmp_path / "c.csv", "--target", "y", "--out", tmp_path / "r",
+                "--no-report", "--epochs", 10)  # fmt: skip
+    rows = training_rows(60)
+    want = np.linalg.lstsq(np.column_stack([np.ones(rows.size), x[rows]]), y[rows], rcond=None)[0]
+    np.testing.assert_allclose(params(got["closed_form"], ["a", "b"]), want, rtol=1e-6)
+
+
+def test_features_read_only_the_columns_used(tmp_path, capsys, monkeypatch):
+    """--features with --target: the other columns stay out of memory."""
+    import gradstep.cli.train_run as train_run
+
+    read = []
+    real = train_run.read_table
+    monkeypatch.setattr(train_run, "read_table",
+                        lambda *a, **k: read.append(k.get("columns")) or real(*a, **k))  # fmt: skip
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text("a,note,b,y\n" + "".join(f"{i},x{i},{i % 3},{2 * i + 1}\n"
+                                                   for i in range(20)))  # fmt: skip
+    got = train(capsys, csv_path, "--target", "y", "--features", "b,a", "--out",
+                tmp_path / "r", "--no-report", "--epochs", 5)  # fmt: skip
+    assert read == [["b", "a", "y"]] and got["features"] == ["b", "a"]
+    assert got["rows"]["total"] == 20 and got["skipped_columns"] == {}
+    train(capsys, csv_path, "--target", "y", "--out", tmp_path / "all", "--no-report",
+          "--epochs", 5)  # fmt: skip
+    assert read[-1] is None  # the default features are every numeric column: all are read
 
 
 def test_help_and_guide_describe_every_option(capsys):

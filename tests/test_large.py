@@ -52,9 +52,4 @@ def test_peak_memory_of_real_processes_stays_under_500_mb(tmp_path):
         _, peaks[label], proc = bench.measure(args)
         assert proc.returncode == 0, (label, proc.stderr[-2000:])
     for label, peak in peaks.items():
-        if not label.startswith("train"):
-            assert peak < bench.BOUND_MB, (label, peak, peaks)
-    if any(peaks[label] >= bench.BOUND_MB for label in peaks if label.startswith("train")):
-        # Set after reading (read + select peak near 170 MB): numba's import (~125 MB),
-        # prepare's train/validation copies and summarise's least-squares temporaries.
-        pytest.xfail(f"train over {bench.BOUND_MB} MB after reading: {peaks}")
+        assert peak < bench.BOUND_MB, (label, peak, peaks)

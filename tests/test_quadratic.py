@@ -139,6 +139,17 @@ def test_combine_chunks_equals_whole(three):
     assert parts.yty == pytest.approx(q.yty, rel=1e-13)
 
 
+def test_from_moments_equals_from_data(three):
+    from gradstep.moments import Moments
+
+    data, want = three
+    got = QuadraticLoss.from_moments(Moments.from_data(data.x_train, data.y_train))
+    assert got.n == want.n
+    np.testing.assert_allclose(got.gram, want.gram, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got.xty, want.xty, rtol=1e-12, atol=1e-14)
+    assert got.yty == pytest.approx(want.yty, rel=1e-12)
+
+
 def test_singular_gram_still_has_a_minimum():
     rng = np.random.RandomState(0)
     x = rng.rand(30, 1)

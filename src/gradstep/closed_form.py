@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from gradstep.data import as_xy
+
+if TYPE_CHECKING:
+    from gradstep.moments import Moments
+
+# Above this condition number of the correlation matrix, solving the normal equations
+# (whose error grows with it, ~ cond * 1e-16 relative) is left to lstsq on the data.
+MAX_NORMAL_CONDITION = 1e8
 
 
 def least_squares(x, y) -> tuple[float, np.ndarray]:
@@ -13,6 +22,34 @@ def least_squares(x, y) -> tuple[float, np.ndarray]:
     design = np.column_stack([np.ones(len(x_arr)), x_arr])
     solution, *_ = np.linalg.lstsq(design, y_arr, rcond=None)
     return float(solution[0]), solution[1:]
+
+
+def least_squares_from_moments(
+    m: Moments, constant: np.ndarray | None = None
+) -> tuple[float, np.ndarray] | None:
+    r"""``(intercept, coef)`` of least squares from the centred statistics, or None.
+
+    Solves the centred normal equations :math:`S_{xx} w = s_{xy}` in correlation form:
+    with :math:`D = \operatorname{diag}(S_{xx})^{1/2}`, :math:`C = D^{-1} S_{xx} D^{-1}`
+    (unit diagonal) and :math:`C v = D^{-1} s_{xy}`, :math:`w = D^{-1} v`, so columns of
+    very different sizes (1e100 beside 1) stay as accurate as columns of one size. Then
+    :math:`b = \bar y - \mu \cdot w`. ``constant`` features (no spread) get coefficient 0.
+
+    None when :math:`C` is too ill-conditioned for the normal equations (condition
+    number above ``MAX_NORMAL_CONDITION``): then solve on the data (:func:`least_squares`).
+    """
+    active = np.ones(m.d, bool) if constant is None else ~np.asarray(constant, bool)
+    spread = np.sqrt(np.maximum(np.diag(m.sxx), 0.0))
+    active &= spread > 0
+    w = np.zeros(m.d)
+    if active.any():
+        s = spread[active]
+        corr = m.sxx[np.ix_(active, active)] / np.outer(s, s)
+        eig = np.linalg.eigvalsh(corr)
+        if not eig[0] > eig[-1] / MAX_NORMAL_CONDITION:
+            return None
+        w[active] = np.linalg.solve(corr, m.sxy[active] / s) / s
+    return float(m.mean_y - m.mean_x @ w), w
 
 
 def sklearn_least_squares(x, y) -> tuple[float, np.ndarray]:

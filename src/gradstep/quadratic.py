@@ -60,6 +60,20 @@ class QuadraticLoss:
             yty=float(y_arr @ y_arr / n),
         )
 
+    @classmethod
+    def from_moments(cls, m) -> QuadraticLoss:
+        r"""The same form from the data's centred :class:`~gradstep.moments.Moments`:
+        :math:`G = [[1, \mu^\top], [\mu, S_{xx} + \mu\mu^\top]]`,
+        :math:`c = (\bar y, s_{xy} + \mu \bar y)`, :math:`s = s_{yy} + \bar y^2`
+        (no pass over the data, no copy of it)."""
+        d = m.d
+        gram = np.empty((d + 1, d + 1))
+        gram[0, 0] = 1.0
+        gram[0, 1:] = gram[1:, 0] = m.mean_x
+        gram[1:, 1:] = m.sxx + np.outer(m.mean_x, m.mean_x)
+        xty = np.r_[m.mean_y, m.sxy + m.mean_x * m.mean_y]
+        return cls(n=int(m.n), gram=gram, xty=xty, yty=float(m.syy + m.mean_y**2))
+
     def combine(self, other: QuadraticLoss) -> QuadraticLoss:
         """The form of the two data sets together (e.g. built chunk by chunk)."""
         if other.d != self.d:

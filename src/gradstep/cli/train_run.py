@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradstep
@@ -81,10 +82,7 @@ def train_locked(options, given, config_path, out: Path, stdin, written) -> dict
         resumed = (history, meta)
     else:
         check_consistent(options)
-    table = read_table(require_data(options), options.format, stdin)
-    selection = select(table, options.features, require_target(options, table),
-                       options.drop_missing)  # fmt: skip
-    problem = prepare(selection, options.val_fraction, options.seed, options.scale, table.source)
+    problem, table = load_problem(options, stdin)
     settings = make_settings(options, problem)
     if not options.resume:  # after the data's checks, so those are reported first
         check_out_dir(out, resume=False, force=options.force, data=options.data)
@@ -98,8 +96,8 @@ def train_locked(options, given, config_path, out: Path, stdin, written) -> dict
         run_dir=str(out),
         lr_source="auto" if options.lr == "auto" else "given",
         val_fraction=options.val_fraction,
-        skipped_columns=selection.skipped,
-        dropped_rows=int(selection.dropped),
+        skipped_columns=table.skipped,
+        dropped_rows=table.dropped,
         resumed_from_epoch=None if start is None else start.epoch,
     )
     payload["rows"]["total"] = table.n_rows
@@ -109,6 +107,35 @@ def train_locked(options, given, config_path, out: Path, stdin, written) -> dict
     return {"json": options.json, "payload": payload, "report": options.report}
 
 
+@dataclass(frozen=True)
+class TableInfo:
+    """What a run keeps of its table once the problem is prepared."""
+
+    source: str
+    format: str
+    n_rows: int
+    skipped: dict[str, str]
+    dropped: int
+
+
+def load_problem(options: TrainOptions, stdin) -> tuple[Problem, TableInfo]:
+    """Read the columns used, select them and prepare the problem.
+
+    The table and the selection end here, so the run holds only the rows it uses: with
+    rows dropped for missing values the selection is a copy, and the table's block (then
+    unused) is let go before the training rows are gathered; the selection's row indices
+    go once the problem is prepared.
+    """
+    table = read_table(require_data(options), options.format, stdin, columns=used_columns(options))
+    selection = select(table, options.features, require_target(options, table),
+                       options.drop_missing)  # fmt: skip
+    info = TableInfo(table.source, table.format, table.n_rows, selection.skipped,
+                     int(selection.dropped))  # fmt: skip
+    del table  # the selection keeps what it views of the block
+    problem = prepare(selection, options.val_fraction, options.seed, options.scale, info.source)
+    return problem, info
+
+
 def require_data(options: TrainOptions) -> str:
     if options.data is not None:
         return options.data
@@ -116,6 +143,14 @@ def require_data(options: TrainOptions) -> str:
         "missing DATA: pass the table to train on (a CSV or Parquet file, or - for standard "
         "input), or set data = ... in --config"
     )
+
+
+def used_columns(options: TrainOptions) -> list[str] | None:
+    """The columns to read: with --features and --target, only those (None: every column,
+    as the default features are every numeric column but the target)."""
+    if options.features is None or options.target is None:
+        return None
+    return [*options.features, options.target]
 
 
 def require_target(options: TrainOptions, table: Table) -> str:
@@ -128,14 +163,14 @@ def require_target(options: TrainOptions, table: Table) -> str:
 
 
 def make_settings(options: TrainOptions, problem: Problem) -> Settings:
-    n_train = problem.x_train.shape[0]
+    n_train = problem.n_train
     batch = options.batch_size
     if batch is not None and batch > n_train:
         raise GradstepError(
             f"{flag_name('batch_size')} {batch} is larger than the {n_train} training rows; "
             f"pass at most {n_train}, or leave it out for full-batch descent"
         )
-    if options.early_stopping is not None and problem.x_val is None:
+    if options.early_stopping is not None and not problem.has_val:
         raise GradstepError(
             f"--early-stopping watches the validation loss, but --val-fraction "
             f"{options.val_fraction:g} of these rows leaves fewer than 2 for validation; "
@@ -233,7 +268,7 @@ def progress_bar(problem: Problem, settings: Settings, start: Progress | None, e
 # ------------------------------------------------------------------ files
 
 
-def run_files(options, out, table, problem, state, settings, payload) -> RunFiles:
+def run_files(options, out, table: TableInfo, problem, state, settings, payload) -> RunFiles:
     from gradstep.quadratic import QuadraticLoss
 
     intercept, coef = model_params(problem, state)
@@ -247,7 +282,8 @@ def run_files(options, out, table, problem, state, settings, payload) -> RunFile
         "scaled": problem.scaler is not None,
         "optimizer": optimizer_record(settings.optimizer),
     }  # fmt: skip
-    quadratic = QuadraticLoss.from_data(problem.z_train, problem.y_train).to_dict()
+    # from the statistics the descent used: [1, Z] would be another copy of the rows
+    quadratic = QuadraticLoss.from_moments(problem.descent_moments).to_dict()
     checkpoints = checkpoint_payloads(
         state.history, meta, options.checkpoint_every, state.best_epoch, state.optimizer_state
     )
@@ -255,7 +291,7 @@ def run_files(options, out, table, problem, state, settings, payload) -> RunFile
                     payload, quadratic, state.history, checkpoints)  # fmt: skip
 
 
-def config_payload(options, out, table, problem, settings) -> dict:
+def config_payload(options, out, table: TableInfo, problem, settings) -> dict:
     return {
         "gradstep_version": gradstep.__version__,
         "options": options.values(),

@@ -12,7 +12,12 @@ r"""Training a run of ``gradstep train``: the numbers, never the files.
   for a stateful optimizer, its state, and continues exactly), with the certified
   ``tol`` and early stopping on the validation loss.
 * :func:`summarise` compares the result with least squares on the same training
-  rows and measures it.
+  rows (from their statistics, :func:`closed_form`) and measures it.
+
+Memory: a run holds the selected columns (views of the table's block when every row is
+kept) and one gathered copy of the training rows, standardised in place for the descent
+(``Problem.z_train``); the rows in original units are gathered again only in blocks
+(fingerprint, metrics) or when asked (``Problem.x_train``, for the report).
 
 ``gradstep.runs.output`` writes the run folder; the CLI prints.
 """
@@ -26,14 +31,14 @@ from functools import cached_property
 import numpy as np
 
 from gradstep import policies
-from gradstep.closed_form import least_squares
+from gradstep.closed_form import least_squares, least_squares_from_moments
 from gradstep.drive import Rules, descend
 from gradstep.engines import Data
 from gradstep.engines import Settings as EngineSettings
 from gradstep.engines import prepare as prepare_engine
 from gradstep.engines.optimizers import SGD, Optimizer, copy_state
 from gradstep.errors import DivergenceError, GradstepError
-from gradstep.metrics import regression_metrics
+from gradstep.metrics import regression_metrics_in_blocks as metrics
 from gradstep.moments import Moments
 from gradstep.policies import Certificate, Patience, Scaler
 from gradstep.result import History
@@ -42,40 +47,69 @@ from gradstep.table import Selection
 # Squaring a number above this overflows float64 once summed over many rows.
 LARGEST_VALUE = 1e150
 MIN_VAL_ROWS = 2  # a validation loss over fewer rows is not worth holding them back
+BLOCK_ROWS = 1 << 16  # rows gathered at a time where a whole copy is not needed
+SPLIT_ROWS = 1 << 20  # rows whose validation draw is computed at a time
 
 
 @dataclass(frozen=True)
 class Problem:
-    """The training and validation rows of a run, in original units, and the scaler.
+    """The training and validation rows of a run and the scaler.
 
-    ``train_rows``/``val_rows`` index the rows of the :class:`Selection`.
+    ``z_train``/``z_val`` are the features as the descent sees them (standardised in place
+    on the gathered rows when ``scaler`` is set, else in original units); ``x`` holds every
+    row of the :class:`Selection` in original units (needed when ``scaler`` is set), and
+    ``train_rows``/``val_rows`` index it.
     """
 
     features: list[str]
     target: str
-    x_train: np.ndarray
+    z_train: np.ndarray
     y_train: np.ndarray
-    x_val: np.ndarray | None
+    z_val: np.ndarray | None
     y_val: np.ndarray | None
     train_rows: np.ndarray
     val_rows: np.ndarray
     scaler: Scaler | None  # None: the descent sees the features as they are
     moments: Moments  # of the training rows, original units
+    x: np.ndarray | None = None  # every row, original units (None: the z are those)
 
     @property
     def d(self) -> int:
-        return self.x_train.shape[1]
+        return self.z_train.shape[1]
+
+    @property
+    def n_train(self) -> int:
+        return self.z_train.shape[0]
+
+    @property
+    def has_val(self) -> bool:
+        return self.z_val is not None
 
     @cached_property
-    def z_train(self) -> np.ndarray:
-        """The training features as the descent sees them (standardised or not)."""
-        return self.x_train if self.scaler is None else self.scaler.x(self.x_train)
+    def x_train(self) -> np.ndarray:
+        """The training features in original units (a copy, gathered when first asked)."""
+        return self.z_train if self.scaler is None else self.x[self.train_rows]
 
     @cached_property
-    def z_val(self) -> np.ndarray | None:
-        if self.x_val is None or self.scaler is None:
-            return self.x_val
-        return self.scaler.x(self.x_val)
+    def x_val(self) -> np.ndarray | None:
+        if self.z_val is None or self.scaler is None:
+            return self.z_val
+        return self.x[self.val_rows]
+
+    def original_blocks(self, part: str):
+        """The training (``part`` "train") or validation rows in original units, in
+        blocks of ``BLOCK_ROWS`` rows, so that no caller needs a whole copy of them."""
+        train = part == "train"
+        z, rows = (self.z_train, self.train_rows) if train else (self.z_val, self.val_rows)
+        for start in range(0, z.shape[0], BLOCK_ROWS):
+            stop = start + BLOCK_ROWS
+            yield z[start:stop] if self.scaler is None else self.x[rows[start:stop]]
+
+    def predictions(self, part: str, intercept: float, coef: np.ndarray):
+        """``intercept + x @ coef`` on the training or validation rows (original units),
+        block by block."""
+        for x in self.original_blocks(part):
+            yield intercept + x @ coef
 
     @cached_property
     def descent_moments(self) -> Moments:
@@ -102,9 +136,12 @@ class Problem:
         """SHA-256 of the rows and names; a resumed run must see the same data."""
         digest = hashlib.sha256()
         digest.update(repr((self.features, self.target)).encode())
-        for arr in (self.x_train, self.y_train, self.x_val, self.y_val):
-            if arr is not None:
-                digest.update(np.ascontiguousarray(arr, dtype=np.float64).tobytes())
+        # the bytes of x_train, y_train, x_val, y_val, fed in blocks (the same digest)
+        parts = [("train", self.y_train)] + ([("val", self.y_val)] if self.has_val else [])
+        for part, y in parts:
+            for block in self.original_blocks(part):
+                digest.update(np.ascontiguousarray(block, dtype=np.float64))
+            digest.update(np.ascontiguousarray(y, dtype=np.float64))
         return digest.hexdigest()
 
     def to_original(self, b: float, w: np.ndarray) -> tuple[float, np.ndarray]:
@@ -156,7 +193,11 @@ def split_rows(
     rows validate; fewer than ``MIN_VAL_ROWS`` means none.
     """
     where = np.arange(n) if positions is None else np.asarray(positions)
-    held = validation_mask(where, val_fraction, seed)
+    held = np.empty(n, dtype=bool)
+    for start in range(0, n, SPLIT_ROWS):  # the rule is per row: blocks bound its temporaries
+        held[start : start + SPLIT_ROWS] = validation_mask(
+            where[start : start + SPLIT_ROWS], val_fraction, seed
+        )
     if held.sum() < MIN_VAL_ROWS:
         return np.arange(n), np.empty(0, dtype=np.intp)
     return np.flatnonzero(~held), np.flatnonzero(held)
@@ -181,26 +222,41 @@ def prepare(
             "features than rows, so least squares has no unique answer; use fewer features "
             "or more rows" + (" (or --val-fraction 0)" if val.size else "")
         )
-    x_train, y_train = x[train], y[train]
     check_magnitude(x, y, names, selection.target)
     use_scaler = d > 1 if scale == "auto" else bool(scale)
-    moments = Moments.from_data(x_train, y_train)
+    # One gathered copy of the training rows: their statistics in original units, then,
+    # standardised in place, the descent's features (x_train is gathered again only if asked).
+    z_train, y_train = x[train], y[train]
+    moments = Moments.from_data(z_train, y_train)
     scaler = Scaler.learn(moments, features=use_scaler, target=False)
     if scaler.is_identity:
         scaler = None
     has_val = val.size > 0
+    z_val = x[val] if has_val else None
+    if scaler is not None:
+        standardise_in_place(scaler, z_train)
+        if has_val:
+            standardise_in_place(scaler, z_val)
     return Problem(
         features=list(names),
         target=selection.target,
-        x_train=x_train,
+        z_train=z_train,
         y_train=y_train,
-        x_val=x[val] if has_val else None,
+        z_val=z_val,
         y_val=y[val] if has_val else None,
         train_rows=train,
         val_rows=val,
         scaler=scaler,
         moments=moments,
+        x=x,
     )
+
+
+def standardise_in_place(scaler: Scaler, x: np.ndarray) -> None:
+    """``scaler.x(x)`` written over ``x`` (float64): the same operations, so the same bits."""
+    x -= scaler.x_mean
+    x /= scaler.x_scale
+    x[:, scaler.constant] = 0.0
 
 
 def check_magnitude(x: np.ndarray, y: np.ndarray, names: list[str], target: str) -> None:
@@ -220,7 +276,7 @@ def check_magnitude(x: np.ndarray, y: np.ndarray, names: list[str], target: str)
 def auto_lr(problem: Problem, batch_size: int | None) -> float:
     """The shared default step size for the data the descent sees."""
     l_max = None
-    if batch_size is not None and batch_size < problem.z_train.shape[0]:
+    if batch_size is not None and batch_size < problem.n_train:
         l_max = policies.largest_row_curvature(problem.z_train)
     with np.errstate(over="ignore", invalid="ignore"):
         lr = policies.auto_lr(problem.descent_moments, batch_size, l_max, ~problem.constant)
@@ -334,7 +390,7 @@ def train(problem: Problem, settings: Settings, start: Progress | None = None, p
     epochs. ``progress(epochs_done, epochs_cap, train_loss, bound)`` is called between
     chunks (``bound``: the certified relative distance to least squares).
     """
-    with_val = problem.x_val is not None
+    with_val = problem.has_val
     state = start or Progress(empty_history(problem.d, with_val))
     done = state.history.epochs
     patience = None
@@ -384,7 +440,25 @@ def model_params(problem: Problem, state: Progress) -> tuple[float, np.ndarray]:
     return problem.to_original(*state.params(state.model_epoch))
 
 
-def closed_form(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+def closed_form(problem: Problem) -> tuple[float, np.ndarray]:
+    """Least squares on the training rows, in original units, from their statistics.
+
+    The centred normal equations in correlation form (:func:`least_squares_from_moments`)
+    of the data the descent sees, converted to original units as the descent's answer is:
+    no pass over the data and no copy of it. (Not from ``moments``: a mean float64 cannot
+    hold exactly, as for integers near 2**53, biases the original units' centred sums by
+    its rounding squared; standardised data has a small mean of its own, held exactly.)
+    Where the correlation matrix is too ill-conditioned for the normal equations (nearly
+    collinear features) they would lose the digits this comparison is about, so lstsq
+    solves it on the training rows instead (copies of them, only then).
+    """
+    solved = least_squares_from_moments(problem.descent_moments, problem.constant)
+    if solved is None:
+        return closed_form_of_rows(problem.x_train, problem.y_train)
+    return problem.to_original(*solved)
+
+
+def closed_form_of_rows(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Least squares on ``x``, solved on centred columns of unit spread, in ``x``'s units.
 
     The same answer as ``lstsq`` on ``[1, x]``, but columns of very different sizes
@@ -407,15 +481,15 @@ def optimizer_record(optimizer: Optimizer) -> dict:
 def summarise(problem: Problem, state: Progress, settings: Settings) -> dict:
     """Parameters, the closed-form comparison, metrics and how the descent ended."""
     intercept, coef = model_params(problem, state)
-    cf_intercept, cf_coef = closed_form(problem.x_train, problem.y_train)
+    cf_intercept, cf_coef = closed_form(problem)
     ours, theirs = np.r_[intercept, coef], np.r_[cf_intercept, cf_coef]
     diff = np.abs(ours - theirs)
     floor = 1e-12 * max(1.0, float(np.max(np.abs(theirs))))
     names = problem.features
     val_metrics = None
-    if problem.x_val is not None:
-        val_metrics = regression_metrics(problem.y_val, intercept + problem.x_val @ coef)
-    train_metrics = regression_metrics(problem.y_train, intercept + problem.x_train @ coef)
+    if problem.has_val:
+        val_metrics = metrics(problem.y_val, problem.predictions("val", intercept, coef))
+    train_metrics = metrics(problem.y_train, problem.predictions("train", intercept, coef))
     return {
         "target": problem.target,
         "features": list(names),
