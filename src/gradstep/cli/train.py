@@ -232,13 +232,16 @@ docs/run-folder.md.
     "--distributed",
     is_flag=True,
     default=None,
-    help="With --stream, under torchrun: each process reads its share of the Parquet row "
-    "groups; the statistics are combined by one collective; rank 0 writes the run folder.",
+    help="Under torchrun: with --stream each process reads its share of the Parquet row "
+    "groups and the statistics are combined by one collective; with --batch-size K each "
+    "process holds the rows and sums its part of every mini-batch (one all_reduce per step). "
+    "Rank 0 writes the run folder.",
 )
 @click.option(
     "--workers",
     metavar="K",
-    help="With --stream: start K local processes (PyTorch's launcher) and run --distributed.",
+    help="Start K local processes (PyTorch's launcher) and run --distributed in each "
+    "(with --stream, or with --batch-size).",
 )
 @click.option(
     "--backend",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gradstep
@@ -65,6 +65,10 @@ def run_training(given: dict, config_path: str | None, stdin=None, written=None)
         from gradstep.cli.train_stream import run_streamed
 
         return run_streamed(resolve(given, config_path), given, config_path, written)
+    if options.distributed or options.workers is not None:
+        from gradstep.cli.train_dist import run_distributed
+
+        return run_distributed(options, given, config_path, written)
     out = Path(options.out or default_out(require_data(options)))
     check_out_path(out)  # before the lock file is made beside it
     with run_lock(out):
@@ -72,22 +76,19 @@ def run_training(given: dict, config_path: str | None, stdin=None, written=None)
         return train_locked(options, given, config_path, out, stdin, written)
 
 
-def train_locked(options, given, config_path, out: Path, stdin, written) -> dict:
-    resumed = None
-    if options.resume:
-        check_out_dir(out, resume=True, force=False, data=options.data)
-        stored, history, meta = read_resume(out)
-        options = resolve(given, config_path, stored)
-        check_out_dir(out, resume=True, force=False, data=options.data)
-        resumed = (history, meta)
-    else:
-        check_consistent(options)
-    problem, table = load_problem(options, stdin)
-    settings = make_settings(options, problem)
-    if not options.resume:  # after the data's checks, so those are reported first
-        check_out_dir(out, resume=False, force=options.force, data=options.data)
-    start = resume_start(problem, settings, out, *resumed) if resumed else None
-    with progress_bar(problem, settings, start, enabled=not options.json) as progress:
+def train_locked(options, given, config_path, out: Path, stdin, written, group=None) -> dict:
+    """Train and write the run folder (``out`` is locked). With a process ``group``
+    (:mod:`gradstep.stream.group`) every rank reads the table and trains; the ranks agree
+    on each step that may fail on one of them, and only rank 0 checks and writes ``out``."""
+    from gradstep.stream.group import Alone
+
+    group = group or Alone()
+    options, table, problem, settings, start = group.check(
+        "reading the data and checking the run folder",
+        lambda: prepare_run(options, given, config_path, out, stdin, group),
+    )
+    show = not options.json and group.rank == 0
+    with progress_bar(problem, settings, start, enabled=show) as progress:
         state = train(problem, settings, start, progress)
     payload = summarise(problem, state, settings)
     payload.update(
@@ -101,10 +102,41 @@ def train_locked(options, given, config_path, out: Path, stdin, written) -> dict
         resumed_from_epoch=None if start is None else start.epoch,
     )
     payload["rows"]["total"] = table.n_rows
-    files = run_files(options, out, table, problem, state, settings, payload)
-    finish = (lambda folder: draw_figures_and_report(folder, out)) if options.report else None
-    write_run(out, files, keep_existing=options.resume, finish=finish, written=written)
+    if group.world_size > 1:
+        payload.update(world_size=group.world_size, backend=group.backend)
+
+    def write():
+        if group.rank == 0:
+            files = run_files(options, out, table, problem, state, settings, payload)
+            finish = None
+            if options.report:
+                finish = lambda folder: draw_figures_and_report(folder, out)  # noqa: E731
+            write_run(out, files, keep_existing=options.resume, finish=finish, written=written)
+
+    group.check("writing the run folder", write)
     return {"json": options.json, "payload": payload, "report": options.report}
+
+
+def prepare_run(options, given, config_path, out: Path, stdin, group):
+    """The options (completed by the run resumed), the table, the problem, the settings and
+    where the descent starts; every check before training."""
+    resumed = None
+    if options.resume:
+        check_out_dir(out, resume=True, force=False, data=options.data)
+        stored, history, meta = read_resume(out)
+        options = resolve(given, config_path, stored)
+        check_out_dir(out, resume=True, force=False, data=options.data)
+        resumed = (history, meta)
+    else:
+        check_consistent(options)
+    problem, table = load_problem(options, stdin)
+    settings = make_settings(options, problem)
+    if group.world_size > 1:  # every rank sums its part of each batch
+        settings = replace(settings, engine="distributed")
+    if not options.resume and group.rank == 0:  # after the data's checks: those come first
+        check_out_dir(out, resume=False, force=options.force, data=options.data)
+    start = resume_start(problem, settings, out, *resumed) if resumed else None
+    return options, table, problem, settings, start
 
 
 @dataclass(frozen=True)
@@ -315,8 +347,6 @@ def config_payload(options, out, table: TableInfo, problem, settings) -> dict:
 
 def draw_figures_and_report(folder: Path, out: Path) -> None:
     """The figures that apply and the report, drawn from the freshly written folder."""
-    from dataclasses import replace
-
     from gradstep.plots.run_figures import write_run_figures
     from gradstep.report import write_run_report
     from gradstep.runs.folder import read_run

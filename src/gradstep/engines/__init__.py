@@ -29,6 +29,10 @@ REGISTRY: dict[str, Spec] = {
         Spec("compiled", "gradstep.engines.compiled:CompiledEngine",
              Capabilities(_BOTH, optimizers=frozenset({"sgd"})),
              "mini-batch and stochastic steps in a compiled (numba) loop"),
+        Spec("distributed", "gradstep.engines.distributed:DistributedEngine",
+             Capabilities(_BOTH, distributed=True),
+             "each rank of a torch.distributed group sums its part of every batch; one "
+             "all_reduce per step"),
         Spec("torch-autograd", "gradstep.engines.torch_loop:TorchAutograd", _TORCH,
              "tensors with requires_grad, backward(), the update under no_grad()"),
         Spec("torch-optim", "gradstep.engines.torch_loop:TorchOptim", _TORCH,

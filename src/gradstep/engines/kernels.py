@@ -254,8 +254,32 @@ def warm(dtype, d: int) -> float:
     moments(x, y)
     w = np.zeros(d)
     batch_epoch(x, y, np.arange(4), 2, 0.0, w, 0.1, np.empty(1), np.empty((1, d)), False)
+    part_sums(x, y, np.arange(4), 0, 2, 0.0, w, np.empty(d + 2))
     m = (np.zeros(d), 0.0, np.zeros((d, d)), np.zeros(d), 0.0)
     one, two = np.empty(1), np.empty((1, d))
     stats_epochs(m, m, False, 0.0, w, 0.1, one, two, np.empty(1), np.empty(1))
     _WARM.add(key)
     return time.perf_counter() - start
+
+
+@numba.njit(cache=True, nogil=True)
+def part_sums(x, y, order, lo, hi, b, w, out):
+    """The sums of one rank's part ``order[lo:hi]`` of a batch, into ``out``:
+    ``[sum e, sum x_j e (d values), sum e^2]`` with ``e = b + x w - y``, summed row after
+    row as :func:`batch_epoch` sums a whole batch (so one part is that batch, bit for bit)."""
+    d = x.shape[1]
+    grad_b = 0.0
+    squares = 0.0
+    for j in range(d):
+        out[1 + j] = 0.0
+    for t in range(lo, hi):
+        i = order[t]
+        error = b - y[i]
+        for j in range(d):
+            error += x[i, j] * w[j]
+        squares += error * error
+        grad_b += error
+        for j in range(d):
+            out[1 + j] += x[i, j] * error
+    out[0] = grad_b
+    out[d + 1] = squares

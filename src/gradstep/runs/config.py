@@ -467,18 +467,18 @@ def check_optimizer(options: TrainOptions):
 
 def check_stream(options: TrainOptions) -> None:
     """``--stream`` runs full-batch descent from streamed statistics; say what it cannot do."""
-    if options.workers is not None or options.distributed:
+    several = options.workers is not None or options.distributed
+    if several:
         flag = "--workers" if options.workers is not None else "--distributed"
-        if not options.stream:
-            raise GradstepError(f"{flag} splits a streamed run over processes; add --stream")
         if options.workers is not None and options.distributed:
             raise GradstepError(
                 "--workers starts its own processes; drop --distributed (it is for torchrun)"
             )
+        if not options.stream:
+            check_distributed_minibatch(options, flag)
     if not options.stream:
-        for name in ("backend",):
-            if getattr(options, name) is not None:
-                raise GradstepError(f"{flag_name(name)} is for --stream --distributed runs")
+        if options.backend is not None and not several:
+            raise GradstepError("--backend is for --distributed/--workers runs")
         return
     if options.optimizer_spec() != {"name": "sgd"}:
         raise GradstepError(
@@ -503,6 +503,22 @@ def check_stream(options: TrainOptions) -> None:
         )
     if options.device not in ("auto", "cpu") or options.dtype is not None:
         raise GradstepError("--stream computes in float64 on the CPU; drop --device and --dtype")
+
+
+def check_distributed_minibatch(options: TrainOptions, flag: str) -> None:
+    """In memory, several processes run mini-batches (the ``distributed`` engine)."""
+    if options.batch_size is None:
+        raise GradstepError(
+            f"{flag} without --stream splits mini-batches over processes: add --batch-size K, "
+            "or add --stream for full batch from the statistics"
+        )
+    if options.engine not in ("auto", "distributed"):
+        raise GradstepError(
+            f"{flag} runs the distributed engine (each process sums its part of every batch); "
+            f"drop --engine {options.engine}"
+        )
+    if options.device not in ("auto", "cpu") or options.dtype is not None:
+        raise GradstepError(f"{flag} computes in float64 on the CPU; drop --device and --dtype")
 
 
 def default_out(data: str) -> str:

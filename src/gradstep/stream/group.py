@@ -36,6 +36,9 @@ class Alone:
     def agree(self, step: str, work: Callable[[], Any]) -> list:
         return [work()]
 
+    def check(self, step: str, work: Callable[[], Any]) -> Any:
+        return work()
+
     def close(self) -> None:
         pass
 
@@ -76,8 +79,23 @@ class Torch(Alone):
         return out
 
     def agree(self, step: str, work: Callable[[], Any]) -> list:
+        return [value for _, value in self._outcomes(work, share=True)]
+
+    def check(self, step: str, work: Callable[[], Any]) -> Any:
+        """``work()`` on every rank, as :meth:`agree`, but only whether it failed is sent:
+        the result (the rows of a table, say) stays on its rank."""
+        local = {}
+
+        def kept():
+            local["value"] = work()
+
+        self._outcomes(kept, share=False)
+        return local["value"]
+
+    def _outcomes(self, work: Callable[[], Any], share: bool) -> list:
         try:
-            result = ("ok", work())
+            value = work()
+            result = ("ok", value if share else None)
         except StreamError:
             raise
         except GradstepError as exc:
@@ -86,7 +104,7 @@ class Torch(Alone):
         for rank, (status, value) in enumerate(results):
             if status == "error":
                 raise StreamError(value if value.startswith("rank ") else f"rank {rank}: {value}")
-        return [value for _, value in results]
+        return results
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # the job is ending either way

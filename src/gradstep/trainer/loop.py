@@ -47,6 +47,7 @@ from gradstep.trainer.callbacks import (
     TensorBoardLogger,
     monitored_loss,
 )
+from gradstep.trainer.distributed import distributed_training
 from gradstep.trainer.restore import TrainerSnapshot, check_state
 from gradstep.trainer.seeding import SeededRNG, epoch_seed, rng_states, set_rng_states
 from gradstep.trainer.state import EpochStart, TrainingHistory
@@ -91,6 +92,10 @@ class Trainer:
         log folder (needs the ``tensorboard`` package).
     checkpoint_dir, checkpoint_every, keep_last, keep_best : periodic checkpoints,
         see :class:`gradstep.trainer.callbacks.CheckpointSaver`.
+    distributed : train on every rank of a ``torch.distributed`` job through
+        ``DistributedDataParallel``, each rank taking its part of every batch, only rank 0
+        writing (see :mod:`gradstep.trainer.distributed`); ``"auto"``: when a process group
+        of more than one rank is initialised; True joins one (torchrun's environment).
     """
 
     def __init__(
@@ -114,6 +119,7 @@ class Trainer:
         checkpoint_every: int = 1,
         keep_last: int = 0,
         keep_best: bool = False,
+        distributed: bool | str = "auto",
     ):
         _check_parts(model, loss_fn, optimizer, scheduler, scheduler_interval)
         for name, value in (("clip_value", clip_value), ("clip_norm", clip_norm)):
@@ -137,6 +143,7 @@ class Trainer:
         self.record_steps = record_steps
         self.device = _model_device(model) if device is None else resolve_device(device)
         self.model.to(self.device)
+        self._distributed = distributed_training(model, self.device, distributed)
         self.dtype = _model_dtype(model)
         self.epoch = 0  # epochs completed
         self.history = TrainingHistory()
@@ -210,6 +217,8 @@ class Trainer:
         callbacks = [
             c for c in (self.checkpoints, self.csv_log, self.tensorboard, self.progress) if c
         ]
+        if self._distributed is not None:  # only rank 0 writes
+            callbacks = self._distributed.callbacks(callbacks)
         if self.early_stopping is not None and self.early_stopping.stopped:
             self.early_stopping.restore(self.model)
             return self.history
@@ -228,7 +237,8 @@ class Trainer:
         for callback in callbacks:
             callback.on_fit_start(self, epochs)
         try:
-            with SeededRNG(self.device) as self._rng:
+            rng = SeededRNG(self.device) if self._distributed is None else None
+            with rng or self._distributed.rng(self.device) as self._rng:
                 for _ in range(int(epochs)):
                     logs = self._epoch(source, val_source, snapshot)
                     self._end_epoch(logs, callbacks)
@@ -256,6 +266,8 @@ class Trainer:
             if bad.params_finite:
                 raise self._divergence("the loss", bad.value, bad.step) from None
             train_loss = None
+        if self._distributed is not None:  # the whole batches' loss
+            train_loss = self._distributed.mean_loss(train_loss)
         if train_loss is None or not self._params_finite():
             self._replay(snapshot, source)
         val_loss = math.nan if val_source is None else self.evaluate_source(val_source)
@@ -271,6 +283,8 @@ class Trainer:
         """One pass over the batches; raise _NonFinite at the first non-finite loss
         (or, when ``careful``, parameter)."""
         model, loss_fn, optimizer = self.model, self.loss_fn, self.optimizer
+        if self._distributed is not None:
+            model, loss_fn = self._distributed.parts(source, loss_fn)
         params, clip_value, clip_norm = self._params, self.clip_value, self.clip_norm
         per_batch = self.scheduler if self.scheduler_interval == "batch" else None
         steps = self.history.steps if self.record_steps else None
@@ -378,7 +392,8 @@ class Trainer:
                     f"use at most {n}, or None for full batch"
                 )
         self._generators = []
-        return ArrayBatches(x_t, y_t, batch_size, self.seed, shuffle)
+        source = ArrayBatches(x_t, y_t, batch_size, self.seed, shuffle)
+        return source if self._distributed is None else self._distributed.source(source)
 
     def _val_source(self, data):
         if is_loader(data):
