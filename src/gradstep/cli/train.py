@@ -71,9 +71,10 @@ docs/run-folder.md.
 @click.option(
     "--lr",
     metavar="LR|auto",
-    help="Learning rate, or auto: 1/L, L the largest curvature of the loss on the "
-    "training rows (full batch: 2·λmax([1,Z]ᵀ[1,Z]/n); mini-batches of k rows: "
-    "(2/k)·the sum of the k largest ‖(1,z_i)‖²), a step that cannot diverge. [default: auto]",
+    help="Learning rate, or auto, from the Hessian H of the loss on the training rows "
+    "(largest eigenvalue L, smallest positive μ): full batch min(2/(L+μ), 1.5/L); mini-batches "
+    "of k rows 1/(2·𝓛(k)), 𝓛 the expected smoothness of a batch (gradstep.policies). "
+    "[default: auto]",
 )
 @click.option(
     "--epochs",
@@ -84,9 +85,10 @@ docs/run-folder.md.
 @click.option(
     "--tol",
     metavar="TOL",
-    help="Convergence tolerance: stop after an epoch that moves no parameter by more than "
-    "TOL·max(1, max|parameter|), in the units the descent runs in; 0 runs every epoch "
-    f"up to --epochs. [default: {DEFAULT_TOL:g}]",
+    help="Certified tolerance: stop after the first epoch at which every parameter is "
+    "provably within TOL·max(1, max|parameter|) of least squares, in the units the descent "
+    "runs in (only then is the run 'converged'); 0 runs every epoch up to --epochs. "
+    f"[default: {DEFAULT_TOL:g}]",
 )
 @click.option(
     "--batch-size",
