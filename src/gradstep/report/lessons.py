@@ -329,7 +329,9 @@ LESSONS_SCRIPT = r"""
         P.forward = forward; P.delta = d;
       });
       document.getElementById("slope-delta-value").textContent =
-        S.panels.map(function (P) { return "\u03b4 = " + Number(P.delta).toExponential(2); })
+        S.panels.map(function (P) {
+          return "\u03b4 along " + P.label + " = " + Number(P.delta).toExponential(2);
+        })
           .join(", ");
       document.getElementById("slope-readout").textContent = lines.join("\n");
     }
