@@ -112,7 +112,7 @@ def test_demo_report_holds_the_walkthrough(demo_html, walk):
                   repr(walk.trained.intercept)):  # fmt: skip
         assert value in html, value
     for anchor in ("walkthrough", "surface", "descent", "losses", "optimizers", "graph",
-                   "closed-form", "config"):  # fmt: skip
+                   "closed-form", "config", "slopes", "scaling", "paths"):  # fmt: skip
         assert f'<section id="{anchor}">' in html
     assert 'src="data:image/svg+xml;base64,' in html
 
@@ -131,7 +131,12 @@ def test_demo_report_data(demo_html, walk):
         "plot-live-line",
         "plot-race-paths",
         "plot-race-losses",
+        "plot-slope-0",
+        "plot-slope-1",
+        "plot-scaling",
+        "plot-paths",
     }
+    assert set(data["lessons"]) == {"slopes", "scaling"}
     path = data["path"]
     hist = walk.trained.history
     assert path["epoch"] == list(range(0, 1001))
@@ -223,8 +228,9 @@ def test_user_strings_are_escaped(evil_run):
     assert "<script>alert" not in body and "<img src=x" not in body and "<svg onload" not in body
     assert "run &lt;b&gt;bold&lt;/b&gt; &amp; co" in body  # folder name, in the title
     assert "&lt;/script&gt;&lt;script&gt;alert(&quot;x&quot;)" in body  # in the tables
-    # only our three scripts after the head (data, live descent, page), whatever the names held
-    assert len(parse(body).scripts) == 3
+    # only our four scripts after the head (data, live descent, lessons, page), whatever the
+    # names held
+    assert len(parse(body).scripts) == 4
     data = page_data(html)
     assert data["figures"]["plot-path"]["layout"]["yaxis"]["title"]["text"].startswith(
         "w_0 (&lt;/script&gt;"
@@ -253,6 +259,12 @@ def test_run_report_values_and_closed_form(tmp_path):
         "plot-live",
         "plot-live-loss",
         "plot-live-line",
+        "plot-race-paths",
+        "plot-race-losses",
+        "plot-slope-0",
+        "plot-slope-1",
+        "plot-scaling",
+        "plot-paths",
     } == set(data["figures"])
     assert "Computation graph" not in html  # no graph: no (empty) section
     assert "options.lr" in html  # config.json flattened

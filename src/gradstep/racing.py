@@ -168,3 +168,106 @@ def _labels(optimizers, rates) -> list[str]:
         seen[label] = seen.get(label, 0) + 1
         labels.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
     return labels
+
+
+# -- the race from a quadratic form alone (a run folder's quadratic.json) -------------------
+def moments_from_quadratic(q: QuadraticLoss):
+    r"""The centred :class:`~gradstep.moments.Moments` of the data behind ``q``:
+    :math:`\mu = G_{0,1:}`, :math:`S_{xx} = G_{1:,1:} - \mu\mu^\top`, :math:`s_{xy} =
+    c_{1:} - \mu \bar y`, :math:`s_{yy} = s - \bar y^2` (the inverse of
+    :meth:`QuadraticLoss.from_moments`; exact up to the cancellation of those differences)."""
+    from gradstep.moments import Moments
+
+    mean_x, mean_y = q.gram[0, 1:].copy(), float(q.xty[0])
+    return Moments(
+        n=int(q.n), mean_x=mean_x, mean_y=mean_y,
+        sxx=q.gram[1:, 1:] - np.outer(mean_x, mean_x),
+        sxy=q.xty[1:] - mean_x * mean_y, syy=max(float(q.yty) - mean_y**2, 0.0),
+    )  # fmt: skip
+
+
+def race_from_quadratic(
+    q: QuadraticLoss,
+    start,
+    optimizers: Sequence = ("sgd", "momentum", "nesterov", "rmsprop", "adam"),
+    lr: float | Sequence[float] = 0.1,
+    epochs: int = 300,
+    tol: float | None = 1e-8,
+) -> Race:
+    r"""The full-batch race of :func:`race`, from the loss's quadratic form alone.
+
+    A run folder keeps no data rows, only ``quadratic.json``; the full-batch gradient is
+    :math:`2(G\theta - c)` whatever the rows were, so each racer's iterates are those of
+    ``gradstep.fit(x, y, optimizer=..., init=start, batch_size=None)`` on the rows behind
+    ``q`` (the same gradient summed in another order: about 1e-15 relative an epoch). The
+    update is :mod:`gradstep.engines.optimizers`' own; ``tol`` is certified as ``fit``
+    certifies it (:class:`gradstep.policies.Certificate`, from the moments of ``q``); a racer
+    whose loss or parameters stop being finite is kept up to the epoch before, as in
+    :func:`race`. ``start`` is the full ``theta = (b, w_0, ...)``.
+    """
+    from gradstep.engines.optimizers import resolve
+    from gradstep.policies import Certificate
+
+    specs = [optimizers] if isinstance(optimizers, str) else list(optimizers)
+    if not specs:
+        raise GradstepError("optimizers is empty; pass at least one, e.g. ['sgd', 'adam']")
+    rates = [lr] * len(specs) if isinstance(lr, int | float) else list(lr)
+    if len(rates) != len(specs):
+        raise GradstepError(
+            f"lr gives {len(rates)} rate(s) for {len(specs)} optimizer(s); pass one number, "
+            "or one per optimizer"
+        )
+    theta0 = np.asarray(start, dtype=np.float64).reshape(-1)
+    if theta0.size != q.d + 1 or not np.isfinite(theta0).all():
+        raise GradstepError(
+            f"start has {theta0.size} value(s); it must be {q.d + 1} finite numbers (b, w_0, ...)"
+        )
+    certificate = Certificate(moments_from_quadratic(q)) if tol is not None else None
+    resolved = [resolve(spec) for spec in specs]
+    racers = [
+        _run_quadratic(q, label, opt, float(rate), int(epochs), theta0, tol, certificate)
+        for label, opt, rate in zip(_labels(resolved, rates), resolved, rates, strict=True)
+    ]
+    return Race(q, racers, int(epochs), tol, None)
+
+
+def _run_quadratic(q, label, opt, rate, epochs, theta0, tol, certificate) -> Racer:
+    gram, xty = q.gram, q.xty
+    certify = certificate is not None and certificate.certifiable
+    theta = theta0.copy()
+    state = opt.init_state(q.d)
+    path = [theta.copy()]
+    with np.errstate(over="ignore", invalid="ignore"):
+        grad = 2.0 * (gram @ theta - xty)
+        for epoch in range(1, epochs + 1):
+            # the plain loop's checks: the loss before the update (a mean of n squares,
+            # infinite once their sum overflows), the parameters after it
+            loss = float(theta @ (gram @ theta) - 2.0 * theta @ xty + q.yty)
+            if not np.isfinite(loss * q.n) or not np.isfinite(grad).all():
+                loss = loss if not np.isfinite(loss) else np.inf
+                return _diverged_racer(label, opt, rate, path, epoch, "the loss", loss)
+            if opt.stateful:
+                opt.step(theta, grad, state, rate)
+            else:
+                theta -= rate * grad
+            if not np.isfinite(theta).all():
+                return _diverged_racer(label, opt, rate, path, epoch, "a parameter", None)
+            path.append(theta.copy())
+            grad = 2.0 * (gram @ theta - xty)
+            if certify and _bound(grad, theta, certificate) <= tol:
+                return Racer(label, opt.config(), rate, np.array(path), "tol")
+    return Racer(label, opt.config(), rate, np.array(path), "epochs")
+
+
+def _bound(grad: np.ndarray, theta: np.ndarray, certificate) -> float:
+    """:meth:`Certificate.relative_bound` from a gradient already computed."""
+    active = np.r_[True, certificate.active]
+    norm = float(np.sqrt(np.sum(grad[active] ** 2)))
+    return norm / certificate.lambda_min / max(1.0, float(np.max(np.abs(theta))))
+
+
+def _diverged_racer(label, opt, rate, path, epoch, what, value) -> Racer:
+    from gradstep.steps import divergence_error
+
+    message = str(divergence_error(what, "non-finite" if value is None else value, epoch, 1, rate))
+    return Racer(label, opt.config(), rate, np.array(path), "diverged", epoch, message)

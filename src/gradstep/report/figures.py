@@ -291,6 +291,10 @@ RACE_COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
                "#bcbd22", "#17becf", "#7f7f7f")  # fmt: skip
 
 
+# below the plot, in rows: five long labels inside would cover the paths and the curves
+RACE_LEGEND = {"orientation": "h", "x": 0, "y": -0.16, "yanchor": "top", "font": {"size": 10}}
+
+
 def race_figures(race, names=None) -> tuple[dict, dict]:
     """The optimizers race (:func:`gradstep.race`): paths over the contours of the slice the
     racers moved most (b and w for one feature), and the loss above the minimum per epoch
@@ -343,21 +347,20 @@ def race_figures(race, names=None) -> tuple[dict, dict]:
         else:
             losses.add_trace(go.Scatter(x=[racer.epochs_run], y=[max(y, 1e-300)], **end))
     paths.update_layout(
-        **LAYOUT, height=520, title={"text": "Paths on the loss contours (one point per epoch)"},
+        **{**LAYOUT, "margin": {"l": 60, "r": 20, "t": 40, "b": 20}}, height=540,
+        title={"text": "Paths on the loss contours (one point per epoch)"},
         xaxis={"title": {"text": coord_title(p, q.d, names)}, "range": [u0, u1]},
         yaxis={"title": {"text": coord_title(r, q.d, names)}, "range": [v0, v1],
                **({"scaleanchor": "x", "scaleratio": 1} if square else {})},
-        legend={"x": 1, "xanchor": "right", "y": 1, "bgcolor": "rgba(255,255,255,0.8)",
-                "font": {"size": 10}},
+        legend=RACE_LEGEND,
     )  # fmt: skip
     losses.update_layout(
-        **LAYOUT, height=520, title={"text": "Loss per epoch (square: certified tol; cross: "
-                                     "diverged)"},
+        **{**LAYOUT, "margin": {"l": 60, "r": 20, "t": 40, "b": 20}}, height=540,
+        title={"text": "Loss per epoch (square: certified tol; cross: diverged)"},
         xaxis={"title": {"text": "epoch"}, "range": [0, race.epochs * 1.02]},
         yaxis={"title": {"text": "training loss above its minimum (log scale)"}, "type": "log",
                "range": [low, high], "exponentformat": "power"},
-        legend={"x": 1, "xanchor": "right", "y": 1, "bgcolor": "rgba(255,255,255,0.8)",
-                "font": {"size": 10}},
+        legend=RACE_LEGEND,
     )  # fmt: skip
     return _as_dict(paths), _as_dict(losses)
 

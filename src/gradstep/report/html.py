@@ -58,6 +58,14 @@ code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; }
 .live-side > div { min-height: 235px; }
 #live-readout { display: block; font-family: ui-monospace, Menlo, monospace; font-size: .82rem;
                 background: #f4f6f8; padding: .25rem .5rem; border-radius: 4px; }
+.lesson-controls { margin: .3rem 0; }
+.lesson-controls input[type=range] { flex: 1 1 400px; }
+.lesson-controls label { font-weight: 600; }
+.lesson-plot { min-height: 360px; }
+.lesson-readout { display: block; white-space: pre-wrap; font-family: ui-monospace, Menlo,
+                  monospace; font-size: .82rem; background: #f4f6f8; padding: .25rem .5rem;
+                  border-radius: 4px; }
+#slopes .row > .plot, #optimizers .row > .plot { flex: 1 1 480px; }
 @media (max-width: 900px) {
   .live-controls, .live-plots { grid-template-columns: minmax(0, 1fr); }
 }

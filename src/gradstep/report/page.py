@@ -65,6 +65,10 @@ class ReportInput:
     coefficients: tuple[list[str], list[list]] | None = None  # original units
     scaled: bool = False  # the descent saw standardised features
     race: object | None = None  # gradstep.racing.Race: optimizers raced on the same data
+    race_note: str = ""  # what the race is (a run report's: from quadratic.json), or why none
+    scaler: dict | None = None  # model.json's scaler, when the descent saw standardised features
+    paths: dict | None = None  # label -> theta rows (first: the start) of recorded descents
+    paths_note: str = ""  # what the paths are, or why there are none
 
     @property
     def shown(self) -> tuple[int, int]:
@@ -83,9 +87,11 @@ def find_graph(folder: Path) -> tuple[tuple[bytes, str] | None, str]:
     return None, "No computation graph (graph.svg) in this folder."
 
 
-def demo_report_input(walk, out_dir=None, race=None) -> ReportInput:
+def demo_report_input(walk, out_dir=None, race=None, paths=None) -> ReportInput:
     """The report of ``gradstep.tutorial.walkthrough.run_walkthrough()``'s result; ``race``
-    (:func:`gradstep.race`'s result, e.g. the demo runs') adds the optimizers section."""
+    (:func:`gradstep.race`'s result, e.g. the demo runs') adds the optimizers section;
+    ``paths`` (label -> fit with ``record_steps``, as ``DemoRuns.paths``) the batch paths,
+    run here when not given."""
     data, trained, hist = walk.data, walk.trained, walk.trained.history
     cf_b, cf_w = walk.closed_form
     sk_b, sk_w = walk.sklearn
@@ -124,7 +130,31 @@ def demo_report_input(walk, out_dir=None, race=None) -> ReportInput:
               f"{abs(float(trained.coef[0]) - float(cf_w[0])):.3e}"]],
         ),
         graph=graph, graph_note=graph_note, lr=walk.lr, race=race,
+        paths=_demo_paths(walk, paths), paths_note=DEMO_PATHS_NOTE,
     )  # fmt: skip
+
+
+DEMO_PATHS_NOTE = (
+    "The same 20 epochs from the walkthrough's start at lr 0.1 with every update recorded: "
+    "batch (one update an epoch, all 80 points), mini-batch (16 points, 5 updates an "
+    "epoch) and stochastic (one point, 80 updates an epoch). Click a legend entry to hide "
+    "a path."
+)
+
+
+def _demo_paths(walk, paths=None) -> dict:
+    """Label -> theta rows of the demo's batch, mini-batch and stochastic descents."""
+    if paths is None:
+        from gradstep.api import fit
+        from gradstep.tutorial.demo_runs import ILLUSTRATION_LR, PATH_BATCH_SIZES
+
+        data = walk.data
+        paths = {label: fit(data.x_train, data.y_train, lr=ILLUSTRATION_LR, epochs=20,
+                            batch_size=size, init=(walk.init_b, walk.init_w),
+                            record_steps=True)
+                 for label, size in PATH_BATCH_SIZES.items()}  # fmt: skip
+    return {label: np.column_stack([r.history.step_b, r.history.step_w])
+            for label, r in paths.items()}  # fmt: skip
 
 
 def _walkthrough_rows(walk) -> list[tuple[str, str, str]]:
@@ -198,8 +228,11 @@ def run_report_input(run, j: int | None = None, name: str | None = None) -> Repo
     axes = (0, 1 + j) if j is not None else most_moved(theta[0], theta[-1])
     summary = run.summary or {}
     resolved = (run.config or {}).get("resolved") or {}
-    lr = summary.get("lr", resolved.get("lr"))
+    options = (run.config or {}).get("options") or {}
+    lr = summary.get("lr", resolved.get("lr", options.get("lr")))
     rows, rows_note = read_rows(run)
+    race, race_note = _run_race(q, theta[0], lr, summary, resolved, run.start is not None)
+    paths, paths_note = _run_paths(run, q, theta[0], lr)
     return ReportInput(
         title=f"gradstep run: {name or run.path.resolve().name}",
         subtitle=f"Read from {run.path}" if name is None else f"Run folder {name}",
@@ -210,7 +243,86 @@ def run_report_input(run, j: int | None = None, name: str | None = None) -> Repo
         lr=float(lr) if isinstance(lr, (int, float)) else None,
         batch_size=summary.get("batch_size", resolved.get("batch_size")),
         rows=rows, rows_note=rows_note, coefficients=_original_units(summary), scaled=run.scaled,
+        race=race, race_note=race_note, scaler=(run.model or {}).get("scaler") or None,
+        paths=paths, paths_note=paths_note,
     )  # fmt: skip
+
+
+RACE_OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+RACE_MAX_EPOCHS = 2000  # a run report's race: at most this many epochs ...
+RACE_WORK = 1.5e9  # ... and this many multiply-adds in all (well under a second)
+
+
+def race_epochs(budget: int, k: int, racers: int = len(RACE_OPTIMIZERS)) -> int:
+    """The race's epochs: the run's budget, at most :data:`RACE_MAX_EPOCHS` and within
+    :data:`RACE_WORK` for ``racers`` racers of ``k * k`` an epoch."""
+    return int(max(1, min(budget, RACE_MAX_EPOCHS, max(50, RACE_WORK // (racers * k * k)))))
+
+
+def _run_race(q, theta0, lr, summary: dict, resolved: dict, known_start: bool):
+    """The optimizers raced from the run's start at its rate, from ``quadratic.json``."""
+    from gradstep.errors import GradstepError
+    from gradstep.racing import race_from_quadratic
+
+    if q is None:
+        return None, "No quadratic.json in the folder: the optimizers cannot be raced."
+    if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+        return None, "The folder records no learning rate: the optimizers cannot be raced."
+    budget = summary.get("epoch_cap", resolved.get("epochs"))
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
+        budget = RACE_MAX_EPOCHS
+    tol = summary.get("tol", resolved.get("tol", 1e-8))
+    tol = float(tol) if isinstance(tol, (int, float)) and tol > 0 else None
+    epochs = race_epochs(budget, q.d + 1)
+    try:
+        race = race_from_quadratic(q, theta0, RACE_OPTIMIZERS, float(lr), epochs, tol)
+    except GradstepError as exc:
+        return None, f"The optimizers could not be raced: {str(exc).splitlines()[0]}"
+    capped = "" if epochs == budget else (
+        f" (the run's budget is {budget}; capped at {epochs} to keep the report quick)"
+    )  # fmt: skip
+    start = "this run's start" if known_start else "the first recorded epoch (no start recorded)"
+    batch = summary.get("batch_size", resolved.get("batch_size"))
+    minibatch = (f" The run itself took mini-batches of {int(batch)}; the race is full batch."
+                 if isinstance(batch, int) and not isinstance(batch, bool) else "")  # fmt: skip
+    note = (
+        f"From {start} at its learning rate {float(lr):.6g}, full batch on the training loss "
+        f"of quadratic.json: at most {epochs} epochs{capped}"
+        + ("" if tol is None else f", until certified within tol {tol:g}")
+        + ". Hyperparameters are torch.optim's defaults (momentum and nesterov: 0.9). Each "
+        "path is gradstep.fit(optimizer=...) on the training rows, computed from their "
+        f"statistics alone (racing.race_from_quadratic).{minibatch}"
+    )
+    return race, note
+
+
+def _run_paths(run, q, theta0, lr):
+    """The run's per-update path (steps.csv) beside the full-batch descent, or why none."""
+    if q is None:
+        return None, "No quadratic.json in the folder: no contours to draw paths on."
+    if run.steps is None or len(run.steps.index) < 2:
+        return None, (
+            "This run folder has no steps.csv: gradstep train records the parameters once an "
+            "epoch (metrics.csv, drawn in the sections above), not after every update, so the "
+            "batch, mini-batch and stochastic paths of this run cannot be drawn here, and a "
+            "run folder keeps no data rows to rerun them. The demo's report shows all three "
+            "(gradstep demo); a folder written with steps.csv (docs/run-folder.md) shows its "
+            "own path here."
+        )
+    steps = np.column_stack([run.steps.b, run.steps.w])
+    label = "recorded updates (steps.csv)"
+    paths = {label: steps}
+    note = f"The {len(steps) - 1} updates steps.csv records, one point each"
+    epochs = len(run.metrics.index)
+    if isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0 and epochs >= 1:
+        from gradstep.report.lessons import plain_steps
+
+        paths[f"full batch, {epochs} epochs (from quadratic.json)"] = plain_steps(
+            q, steps[0], float(lr), epochs
+        )
+        note += (f", beside the full-batch descent from the same start at the same rate "
+                 f"{float(lr):.6g} for the same {epochs} epochs (one point an epoch)")  # fmt: skip
+    return paths, note + ". Click a legend entry to hide a path."
 
 
 def _original_units(summary: dict) -> tuple[list[str], list[list]] | None:
@@ -355,6 +467,7 @@ def build_report(inp: ReportInput) -> str:
         figures["plot-race-paths"], figures["plot-race-losses"] = rf.race_figures(
             inp.race, inp.feature_names
         )
+    lessons = _lessons(inp, figures)
     if inp.rows is not None:
         rows = inp.rows
         target = (inp.summary or {}).get("target", "y")
@@ -362,11 +475,34 @@ def build_report(inp: ReportInput) -> str:
             rows.y_train, rows.pred_train, "training rows", target
         )
     w_name = "w" if d == 1 else f"w_{axes[1] - 1}"
-    data = {"figures": figures, "path": path, "line_x": line_x, "w_name": w_name, "live": live}
-    sections = _sections(inp, figures, path, live)
+    data = {"figures": figures, "path": path, "line_x": line_x, "w_name": w_name, "live": live,
+            "lessons": lessons}  # fmt: skip
+    sections = _sections(inp, figures, path, live, lessons)
+    from gradstep.report.lessons import LESSONS_SCRIPT
     from gradstep.report.live import LIVE_SCRIPT
 
-    return page(inp.title, inp.subtitle, sections, data, scripts=(LIVE_SCRIPT,))
+    return page(inp.title, inp.subtitle, sections, data, scripts=(LIVE_SCRIPT, LESSONS_SCRIPT))
+
+
+def _lessons(inp: ReportInput, figures: dict) -> dict:
+    """The slope, scaling and paths lessons' payloads; their figures go into ``figures``."""
+    from gradstep.report import lessons as rl
+
+    q = inp.quadratic
+    if q is None:
+        return {}
+    start = np.r_[np.asarray(inp.b, dtype=np.float64)[0], np.asarray(inp.w, dtype=np.float64)[0]]
+    out = {}
+    slopes, slope_figures = rl.slope_parts(q, start, inp.shown, inp.feature_names)
+    out["slopes"] = slopes
+    figures.update(slope_figures)
+    scaling, scaling_figures = rl.scaling_parts(q, inp.scaler, start, inp.shown,
+                                                inp.feature_names, inp.scaled)  # fmt: skip
+    out["scaling"] = scaling
+    figures.update(scaling_figures)
+    if inp.paths:
+        figures["plot-paths"] = rl.paths_figure(q, inp.paths, inp.shown, inp.feature_names, "")
+    return out
 
 
 def _live(inp: ReportInput, path: dict) -> tuple[dict, dict]:
@@ -399,7 +535,9 @@ def _plot_div(plot_id: str, figures: dict) -> str:
     return f'<div id="{plot_id}" class="plot"></div>' if plot_id in figures else ""
 
 
-def _sections(inp: ReportInput, figures: dict, path: dict, live) -> list[tuple[str, str, str]]:
+def _sections(inp: ReportInput, figures: dict, path: dict, live,
+              lessons: dict | None = None) -> list[tuple[str, str, str]]:  # fmt: skip
+    from gradstep.report.lessons import scaling_section, slope_section
     from gradstep.report.live import live_section
 
     sections = []
@@ -432,11 +570,30 @@ def _sections(inp: ReportInput, figures: dict, path: dict, live) -> list[tuple[s
     curves = "".join(_plot_div(p, figures) for p in ("plot-losses", "plot-excess"))
     if curves:
         sections.append(("losses", "Loss curves", f'<div class="row">{curves}</div>'))
+    lessons = lessons or {}
+    if "slopes" in lessons:
+        sections.append(("slopes", "The gradient is a slope", slope_section(lessons["slopes"])))
+    if "scaling" in lessons:
+        d = np.asarray(inp.w).shape[1]
+        sections.append(("scaling", "Feature scaling",
+                         scaling_section(lessons["scaling"], d)))  # fmt: skip
+    if "plot-paths" in figures:
+        sections.append(("paths", "Batch, mini-batch and stochastic paths",
+                         f'<p class="note">{esc(inp.paths_note)}</p>'
+                         + _plot_div("plot-paths", figures)))  # fmt: skip
+    elif inp.paths_note:
+        sections.append(("paths", "Batch, mini-batch and stochastic paths",
+                         f'<p class="note">{esc(inp.paths_note)}</p>'))  # fmt: skip
     if "plot-race-paths" in figures:
+        note = (f'<p class="note">{esc(inp.race_note)} {esc(_outcomes(inp.race))}.</p>'
+                if inp.race_note else _race_note(inp.race))  # fmt: skip
         sections.append(("optimizers", "Optimizers raced on the same loss surface",
-                         _race_note(inp.race) + '<div class="row">'
+                         note + '<div class="row">'
                          + _plot_div("plot-race-paths", figures)
                          + _plot_div("plot-race-losses", figures) + "</div>"))  # fmt: skip
+    elif inp.race_note:
+        sections.append(("optimizers", "Optimizers raced on the same loss surface",
+                         f'<p class="note">{esc(inp.race_note)}</p>'))  # fmt: skip
     if "plot-predicted" in figures:
         body = (f'<p class="note">The training rows of {esc(inp.rows.source)}, read again and '
                 "split as the run split them (their statistics match quadratic.json); "
@@ -477,6 +634,10 @@ def _sections(inp: ReportInput, figures: dict, path: dict, live) -> list[tuple[s
             ("graph", "Computation graph", f'<p class="note">{esc(inp.graph_note)}</p>')
         )
     return sections
+
+
+def _outcomes(race) -> str:
+    return "; ".join(f"{r.label}: {r.outcome}" for r in race.racers)
 
 
 def _race_note(race) -> str:
