@@ -124,7 +124,7 @@ def test_missing_values_refused_or_dropped_like_in_memory(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("extra", "fragments"),
     [
-        (["--batch-size", "32"], ["--batch-size is not supported yet"]),
+        (["--batch-size", "32", "--workers", "2"], ["runs on one process"]),
         (["--features", "a,nope"], ["'nope'", "not in"]),
         (["--engine", "numpy"], ["--stream runs the stats engine"]),
         (["--workers", "2"], ["Parquet only"]),

@@ -222,13 +222,23 @@ docs/run-folder.md.
     default=None,
     help="Do not load DATA: read it in chunks (a Parquet file, a folder of Parquet files in "
     "name order, or a CSV file), gather the statistics in streamed passes, then run the "
-    "full-batch descent from them (the stats engine). Memory is bounded by --chunk-rows.",
+    "full-batch descent from them (the stats engine); with --batch-size K, mini-batch "
+    "descent reading the table every epoch (see --shuffle-buffer). Memory is bounded by "
+    "--chunk-rows (and --shuffle-buffer).",
 )
 @click.option(
     "--chunk-rows",
     metavar="N",
     help="With --stream: rows read at a time (Parquet; CSV: blocks of about that many). "
     "The result does not depend on it. [default: 1000000]",
+)
+@click.option(
+    "--shuffle-buffer",
+    metavar="ROWS",
+    help="With --stream --batch-size: training rows shuffled together. Each epoch visits "
+    "the row groups in an order seeded by (seed, epoch) and permutes the rows within each "
+    "window of ROWS rows; at least the training rows: the in-memory order exactly. Memory "
+    "grows with it. [default: 1000000]",
 )
 @click.option(
     "--distributed",

@@ -61,10 +61,15 @@ def run_training(given: dict, config_path: str | None, stdin=None, written=None)
     """
     # With --resume the run's own options complete these, so check them only then.
     options = resolve(given, config_path, check=False)
+    if options.resume and not options.stream and _resumes_streamed(options):
+        given = {**given, "stream": True}  # --resume continues a streamed run streamed
+        options = resolve(given, config_path, check=False)
     if options.stream:
         from gradstep.cli.train_stream import run_streamed
 
-        return run_streamed(resolve(given, config_path), given, config_path, written)
+        # with --resume the run's own options complete these: checked once they are read
+        return run_streamed(resolve(given, config_path, check=not options.resume), given,
+                            config_path, written)  # fmt: skip
     if options.distributed or options.workers is not None:
         from gradstep.cli.train_dist import run_distributed
 
@@ -74,6 +79,21 @@ def run_training(given: dict, config_path: str | None, stdin=None, written=None)
     with run_lock(out):
         clean_leftovers(out)
         return train_locked(options, given, config_path, out, stdin, written)
+
+
+def _resumes_streamed(options: TrainOptions) -> bool:
+    """Whether the run ``--resume`` continues was streamed (its config.json says so); a
+    damaged or missing one is left to the checks of the in-memory path to name."""
+    import json
+
+    if options.data is None and options.out is None:
+        return False
+    out = Path(options.out or default_out(options.data))
+    try:
+        stored = json.loads((out / "config.json").read_text(encoding="utf-8"))
+        return stored["options"].get("stream") is True
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def train_locked(options, given, config_path, out: Path, stdin, written, group=None) -> dict:

@@ -27,7 +27,9 @@ _PARQUET_ONLY = (
 
 def run_streamed(options: TrainOptions, given: dict, config_path, written=None) -> dict:
     from gradstep.cli.train_run import require_data
+    from gradstep.runs.config import check_stream_resume
 
+    check_stream_resume(options)
     if options.workers is not None:
         from gradstep.stream.launch import launch
         from gradstep.stream.source import open_source
@@ -42,7 +44,7 @@ def run_streamed(options: TrainOptions, given: dict, config_path, written=None) 
     out = Path(options.out or default_out(require_data(options)))
     group = _group(options)
     try:
-        payload = _run(options, out, group, written)
+        payload = _run(options, out, group, written, given, config_path)
     except GradstepError as exc:
         _leave(group, "err", str(exc))
         raise
@@ -73,21 +75,33 @@ def _leave(group, kind: str, text: str) -> None:
         Path(folder, f"rank-{group.rank}.{kind}").write_text(text, encoding="utf-8")
 
 
-def _run(options: TrainOptions, out: Path, group, written) -> dict:
+def _run(options: TrainOptions, out: Path, group, written, given=None, config_path=None
+         ) -> dict:  # fmt: skip
     from gradstep.cli.train_run import require_data
-    from gradstep.runs.output import check_out_dir, check_out_path
+    from gradstep.runs.config import resolve
+    from gradstep.runs.output import check_out_dir, check_out_path, read_resume
     from gradstep.runs.safety import clean_leftovers, run_lock
-    from gradstep.stream.fit import StreamOptions, run_stream
+    from gradstep.stream.fit import Resume, StreamOptions, run_stream
     from gradstep.stream.source import open_source
 
     with contextlib.ExitStack() as stack:
+        resume = None
+        if options.resume:  # one process (check_stream): lock, then read the run to continue
+            check_out_path(out)
+            stack.enter_context(run_lock(out))
+            clean_leftovers(out)
+            check_out_dir(out, resume=True, force=False, data=options.data)
+            stored, history, meta = read_resume(out)
+            options = resolve(given or {}, config_path, stored)
+            check_out_dir(out, resume=True, force=False, data=options.data)
+            resume = Resume(history, meta, str(out))
 
         def setup():
             source = open_source(require_data(options), options.format, options.features,
                                  options.target)  # fmt: skip
             if group.world_size > 1 and source.format != "parquet":
                 raise GradstepError(_PARQUET_ONLY.format(path=source.path))
-            if group.rank == 0:
+            if group.rank == 0 and resume is None:
                 check_out_path(out)
                 stack.enter_context(run_lock(out))
                 clean_leftovers(out)
@@ -98,11 +112,13 @@ def _run(options: TrainOptions, out: Path, group, written) -> dict:
         stream_options = StreamOptions(
             options.val_fraction, options.seed, options.scale, options.lr, options.epochs,
             options.tol, options.early_stopping, options.drop_missing, options.chunk_rows,
+            options.batch_size, options.shuffle_buffer,
         )  # fmt: skip
         show = group.rank == 0 and not options.json and sys.stderr.isatty()
         with _bars(show) as (rows_bar, epochs_bar):
-            run = run_stream(source, stream_options, group, rows_bar, epochs_bar)
-        payload = dict(run.payload, run_dir=str(out), resumed_from_epoch=None,
+            run = run_stream(source, stream_options, group, rows_bar, epochs_bar, resume)
+        resumed_from = None if resume is None else resume.history.epochs
+        payload = dict(run.payload, run_dir=str(out), resumed_from_epoch=resumed_from,
                        lr_source="auto" if options.lr == "auto" else "given")  # fmt: skip
         if group.backend is not None:
             payload["backend"] = group.backend
@@ -168,4 +184,4 @@ def _write(options, out: Path, run, payload: dict, written) -> None:
     files = RunFiles(config, model.to_dict(), payload, quadratic_payload(run.descent),
                      state.history, checkpoints)  # fmt: skip
     finish = (lambda folder: draw_figures_and_report(folder, out)) if options.report else None
-    write_run(out, files, keep_existing=False, finish=finish, written=written)
+    write_run(out, files, keep_existing=options.resume, finish=finish, written=written)

@@ -200,10 +200,11 @@ def stats_epochs(train, val, has_val, b, w, lr, out_b, out_w, out_loss, out_val)
 def batch_epoch(x, y, order, batch_size, b, w, lr, step_b, step_w, record):
     """One epoch of mini-batch steps over the rows in ``order``; the plain loop's arithmetic.
 
+    ``order`` may visit only some of the rows of ``x`` (a streamed window's full batches).
     Updates ``w`` in place; returns ``(b, mean batch loss, status, step)``, where
     ``step`` (1-based) is the failing step when ``status`` is not OK.
     """
-    n, d = x.shape
+    n, d = order.shape[0], x.shape[1]
     grad_w = np.empty(d)
     loss_sum = 0.0
     steps = 0

@@ -234,6 +234,7 @@ OPTIONS: dict[str, Option] = {
     "json": Option(False, _flag, inherited=False),
     "stream": Option(False, _flag),
     "chunk_rows": Option(1_000_000, _optional_count(", e.g. 1000000")),
+    "shuffle_buffer": Option(1_000_000, _optional_count(" (rows), e.g. 1000000"), locked=True),
     "distributed": Option(False, _flag, inherited=False),
     "workers": Option(None, _optional_count(" (local processes)"), inherited=False),
     "backend": Option(None, _optional_text, inherited=False),
@@ -282,6 +283,7 @@ class TrainOptions:
     json: bool
     stream: bool = False
     chunk_rows: int = 1_000_000
+    shuffle_buffer: int = 1_000_000
     distributed: bool = False
     workers: int | None = None
     backend: str | None = None
@@ -476,6 +478,12 @@ def check_stream(options: TrainOptions) -> None:
             )
         if not options.stream:
             check_distributed_minibatch(options, flag)
+    given = options.sources.get("shuffle_buffer", "default") not in ("default", "resumed run")
+    if given and not (options.stream and options.batch_size is not None):
+        raise GradstepError(
+            "--shuffle-buffer is for streamed mini-batches (--stream --batch-size K); "
+            "drop --shuffle-buffer, or add --stream and --batch-size"
+        )
     if not options.stream:
         if options.backend is not None and not several:
             raise GradstepError("--backend is for --distributed/--workers runs")
@@ -486,16 +494,13 @@ def check_stream(options: TrainOptions) -> None:
             "supported yet: streamed runs take plain gradient descent steps; drop them, or "
             "drop --stream"
         )
-    if options.batch_size is not None:
+    if options.batch_size is not None and several:
         raise GradstepError(
-            "--stream with --batch-size is not supported yet: streamed runs are full batch; "
-            "drop --batch-size, or drop --stream to train mini-batches in memory"
+            "--stream --batch-size runs on one process (streamed mini-batches over several "
+            "processes are not supported yet); drop --workers/--distributed, or drop "
+            "--batch-size for full batch over processes"
         )
-    if options.resume:
-        raise GradstepError(
-            "--resume with --stream is not supported yet; train a new run (a streamed run "
-            "reads the statistics once, so rerunning it costs the passes over the data only)"
-        )
+    check_stream_resume(options)
     if options.engine not in ("auto", "stats"):
         raise GradstepError(
             f"--stream runs the stats engine (full batch from the statistics); --engine "
@@ -503,6 +508,15 @@ def check_stream(options: TrainOptions) -> None:
         )
     if options.device not in ("auto", "cpu") or options.dtype is not None:
         raise GradstepError("--stream computes in float64 on the CPU; drop --device and --dtype")
+
+
+def check_stream_resume(options: TrainOptions) -> None:
+    """A streamed ``--resume`` runs on one process."""
+    if options.resume and (options.workers is not None or options.distributed):
+        raise GradstepError(
+            "--resume with --stream runs on one process (resuming over several processes is "
+            "not supported yet); drop --workers/--distributed to continue the run"
+        )
 
 
 def check_distributed_minibatch(options: TrainOptions, flag: str) -> None:

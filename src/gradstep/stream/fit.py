@@ -36,7 +36,7 @@ from gradstep.errors import DivergenceError, GradstepError
 from gradstep.moments import Moments
 from gradstep.policies import Certificate, Patience, Scaler
 from gradstep.policies import auto_lr as policy_lr
-from gradstep.result import FitResult
+from gradstep.result import FitResult, History
 from gradstep.runs.train import (
     LARGEST_VALUE,
     MIN_VAL_ROWS,
@@ -45,6 +45,7 @@ from gradstep.runs.train import (
     empty_history,
     validation_mask,
 )
+from gradstep.stream.batches import DEFAULT_SHUFFLE_BUFFER, StreamedBatches
 from gradstep.stream.group import Alone
 from gradstep.stream.source import Source, Unit, open_source, read_unit
 from gradstep.stream.sums import Accumulator, BlockSum, merge, to_moments
@@ -65,6 +66,8 @@ class StreamOptions:
     patience: int | None = None
     drop_missing: bool = False
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    batch_size: int | None = None  # None: full batch from the statistics
+    shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER  # rows shuffled together (mini-batch only)
 
 
 @dataclass
@@ -99,13 +102,7 @@ class StreamRun:
 
     @property
     def fingerprint(self) -> str:
-        """SHA-256 of the names and the statistics (a streamed run never holds the rows)."""
-        digest = hashlib.sha256(repr((self.features, self.target)).encode())
-        for m in (self.moments, self.val_moments):
-            if m is not None:
-                for part in (m.mean_x, m.sxx, m.sxy, [m.n, m.mean_y, m.syy]):
-                    digest.update(np.asarray(part, dtype=np.float64).tobytes())
-        return digest.hexdigest()
+        return fingerprint(self.features, self.target, self.moments, self.val_moments)
 
     def params(self) -> tuple[float, np.ndarray]:
         """The model's parameters in original units."""
@@ -114,6 +111,26 @@ class StreamRun:
             return float(b), np.asarray(w, dtype=np.float64)
         b0, w0 = self.scaler.to_original(b, w)
         return float(b0), np.asarray(w0, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Resume:
+    """The run a streamed ``--resume`` continues: its history and checkpoint meta
+    (:func:`gradstep.runs.output.read_resume`) and its folder, for messages."""
+
+    history: object
+    meta: dict
+    out: str
+
+
+def fingerprint(features, target, moments: Moments, val_moments: Moments | None) -> str:
+    """SHA-256 of the names and the statistics (a streamed run never holds the rows)."""
+    digest = hashlib.sha256(repr((features, target)).encode())
+    for m in (moments, val_moments):
+        if m is not None:
+            for part in (m.mean_x, m.sxx, m.sxy, [m.n, m.mean_y, m.syy]):
+                digest.update(np.asarray(part, dtype=np.float64).tobytes())
+    return digest.hexdigest()
 
 
 class StreamedStats(StatsEngine):
@@ -169,18 +186,19 @@ def raw_pass(group, source, options: StreamOptions, fraction: float, tick) -> li
 
     def per_unit(unit: Unit) -> dict:
         train, val = Accumulator(d), Accumulator(d)
-        top = np.zeros(d + 1)
+        top, row_top = np.zeros(d + 1), 0.0
         rows, dropped = 0, [0]
         for chunk in read_unit(source, unit, options.chunk_rows, options.drop_missing, dropped):
             held = validation_mask(chunk.positions, fraction, options.seed)
             train.add(chunk.x[~held], chunk.y[~held])
             val.add(chunk.x[held], chunk.y[held])
+            row_top = max(row_top, _row_top(chunk.x[~held], options))
             if chunk.y.size:
                 top = np.maximum(top, np.abs(np.column_stack([chunk.x, chunk.y])).max(axis=0))
             rows += chunk.y.size
             tick(chunk.y.size)
         return {"train": train.finish(), "val": val.finish(), "rows": rows + dropped[0],
-                "dropped": dropped[0], "top": top}  # fmt: skip
+                "dropped": dropped[0], "top": top, "row_top": row_top}  # fmt: skip
 
     return scan(group, source, "the statistics pass", per_unit)
 
@@ -190,15 +208,25 @@ def scaled_pass(group, source, options, fraction, scaler: Scaler, tick) -> list[
 
     def per_unit(unit: Unit) -> dict:
         train, val = Accumulator(d), Accumulator(d)
+        row_top = 0.0
         for chunk in read_unit(source, unit, options.chunk_rows, options.drop_missing):
             held = validation_mask(chunk.positions, fraction, options.seed)
             z = scaler.x(chunk.x)
             train.add(z[~held], chunk.y[~held])
             val.add(z[held], chunk.y[held])
+            row_top = max(row_top, _row_top(z[~held], options))
             tick(chunk.y.size)
-        return {"train": train.finish(), "val": val.finish()}
+        return {"train": train.finish(), "val": val.finish(), "row_top": row_top}
 
     return scan(group, source, "the scaled statistics pass", per_unit)
+
+
+def _row_top(x: np.ndarray, options: StreamOptions) -> float:
+    """The largest squared norm of a row (mini-batch ``lr="auto"`` only), computed as
+    :func:`gradstep.policies.largest_row_curvature` computes it in memory."""
+    if options.batch_size is None or x.shape[0] == 0:
+        return 0.0
+    return float((x * x).sum(axis=1).max())
 
 
 def metrics_pass(group, source, options, fraction, b: float, w: np.ndarray, tick) -> list[dict]:
@@ -227,11 +255,12 @@ def combined(parts: list[dict], key: str) -> Moments | None:
 
 
 def run_stream(source: Source, options: StreamOptions, group=None, progress=None,
-               epoch_progress=None) -> StreamRun:  # fmt: skip
+               epoch_progress=None, resume: Resume | None = None) -> StreamRun:  # fmt: skip
     """Read, check, descend and measure; the same on every rank of ``group``.
 
     ``progress(rows)`` is called as rows are read, ``epoch_progress(done, cap, loss)``
-    between chunks of epochs.
+    between chunks of epochs. With ``resume`` the descent continues that run's history
+    once the statistics pass has shown the table to be the same (its fingerprint).
     """
     group = group or Alone()
     tick = progress or (lambda rows: None)
@@ -247,18 +276,37 @@ def run_stream(source: Source, options: StreamOptions, group=None, progress=None
     rows_total = sum(p["rows"] for p in parts)
     dropped = sum(p["dropped"] for p in parts)
     _check(source, raw, raw_val, rows_total, dropped, np.max([p["top"] for p in parts], axis=0))
+    if resume is not None and resume.meta.get("data_fingerprint") != fingerprint(
+        source.features, source.target, raw, raw_val
+    ):
+        raise GradstepError(
+            f"the data differs from the data the run in {resume.out} was trained on (other "
+            "rows, values or columns: its statistics differ); --resume needs the same table: "
+            "train a new run with another --out"
+        )
     use_scaler = d > 1 if options.scale == "auto" else bool(options.scale)
     scaler = Scaler.learn(raw, features=use_scaler, target=False)
     if scaler.is_identity:
         scaler = None
-    descent, descent_val = raw, raw_val
+    descent, descent_val, row_top = raw, raw_val, max(p["row_top"] for p in parts)
     if scaler is not None:
         scaled = scaled_pass(group, source, options, fraction, scaler, tick)
         descent, descent_val = combined(scaled, "train"), combined(scaled, "val")
+        row_top = max(p["row_top"] for p in scaled)
     timings["read_seconds"] = time.perf_counter() - start
     active = ~(np.zeros(d, bool) if scaler is None else scaler.constant)
-    settings = _settings(options, descent, active, raw_val is not None)
-    state = _descend(descent, descent_val, settings, active, epoch_progress)
+    settings = _settings(options, descent, active, raw_val is not None, 2.0 * (1.0 + row_top))
+    if options.batch_size is None:
+        engine = StreamedStats(descent, descent_val,
+                               EngineSettings(settings.lr, None, settings.seed))  # fmt: skip
+    else:
+        engine = StreamedBatches(
+            source, options, fraction, descent.n, (lambda x: x) if scaler is None else scaler.x,
+            descent_val, EngineSettings(settings.lr, settings.batch_size, settings.seed),
+        )  # fmt: skip
+    resumed = None if resume is None else _resume_start(resume, settings, scaler is not None,
+                                                        source)  # fmt: skip
+    state = _descend(engine, descent, descent_val, settings, active, epoch_progress, resumed)
     run = StreamRun(source, raw, raw_val, descent, descent_val, scaler, settings, state)
     b, w = run.params()
     sums = np.zeros((2, 2))
@@ -307,10 +355,17 @@ def _check(source: Source, raw, raw_val, rows_total, dropped, top) -> None:
             )
 
 
-def _settings(options: StreamOptions, descent: Moments, active, has_val: bool) -> Settings:
+def _settings(options: StreamOptions, descent: Moments, active, has_val: bool,
+              l_max: float) -> Settings:  # fmt: skip
+    batch = options.batch_size
+    if batch is not None and batch > descent.n:
+        raise GradstepError(
+            f"--batch-size {batch} is larger than the {descent.n} training rows; pass at "
+            f"most {descent.n}, or leave it out for full-batch descent"
+        )
     if options.lr == "auto":
         with np.errstate(over="ignore", invalid="ignore"):
-            lr = policy_lr(descent, None, None, active)
+            lr = policy_lr(descent, batch, l_max if batch is not None else None, active)
         if not np.isfinite(lr) or lr <= 0:
             raise DivergenceError(
                 "the descent would overflow: the features are too large to compute a step "
@@ -324,28 +379,57 @@ def _settings(options: StreamOptions, descent: Moments, active, has_val: bool) -
             f"{options.val_fraction:g} of these rows leaves fewer than 2 for validation; "
             "raise --val-fraction or drop --early-stopping"
         )
-    return Settings(lr=lr, epochs=options.epochs, tol=options.tol or None, batch_size=None,
-                    seed=options.seed, engine="stats", patience=options.patience)  # fmt: skip
+    engine = "stats" if batch is None else StreamedBatches.name
+    return Settings(lr=lr, epochs=options.epochs, tol=options.tol or None, batch_size=batch,
+                    seed=options.seed, engine=engine, patience=options.patience)  # fmt: skip
 
 
-def _descend(descent, descent_val, settings: Settings, active, epoch_progress) -> Progress:
-    engine = StreamedStats(descent, descent_val,
-                           EngineSettings(settings.lr, None, settings.seed))  # fmt: skip
+def _resume_start(resume: Resume, settings: Settings, scaled: bool, source) -> Progress:
+    """Where the resumed descent starts; its checkpoint must describe this descent."""
+    from gradstep.runs.train import check_resumable
+
+    meta = resume.meta
+    now = {"lr": settings.lr, "seed": settings.seed, "target": source.target,
+           "features": list(source.features), "scaled": scaled}  # fmt: skip
+    for name, value in now.items():
+        if name in meta and meta[name] != value:
+            raise GradstepError(
+                f"{resume.out}/checkpoints/last.ckpt was trained with {name} {meta[name]!r}, "
+                f"not {value!r} as config.json and the command line say now; --resume "
+                "continues the same descent: train a new run with another --out"
+            )
+    start = Progress(resume.history, meta.get("converged"), bool(meta.get("stopped_early")),
+                     meta.get("best_epoch"))  # fmt: skip
+    check_resumable(start, settings, meta.get("tol"))
+    return start
+
+
+def _descend(engine, descent, descent_val, settings: Settings, active, epoch_progress,
+             start: Progress | None = None) -> Progress:  # fmt: skip
     with_val = descent_val is not None
     patience = Patience(settings.patience) if settings.patience and with_val else None
+    done = 0 if start is None else start.epoch
+    if patience is not None and done:
+        patience.first_stop(start.history.val_loss)  # what the resumed run already saw
     report = None
     if epoch_progress is not None:
 
-        def report(done, total, loss, _bound):
-            epoch_progress(done, total, loss)
+        def report(chunk_done, total, loss, _bound):
+            epoch_progress(done + chunk_done, settings.epochs, loss)
 
+    b, w = (0.0, np.zeros(descent.d)) if start is None else start.params()
     outcome = descend(
-        engine, 0.0, np.zeros(descent.d), start_epoch=0, epochs=settings.epochs,
+        engine, b, w, start_epoch=done, epochs=settings.epochs - done,
         rules=Rules(settings.tol, settings.patience if with_val else None),
         certificate=Certificate(descent, active), patience=patience, progress=report,
     )  # fmt: skip
-    history = outcome.history if outcome.history.epochs else empty_history(descent.d, with_val)
+    history = outcome.history
+    if done:
+        history = History.concat([start.history, outcome.history])
+    elif not history.epochs:
+        history = empty_history(descent.d, with_val)
     converged = None if settings.tol is None else outcome.reason == "tol"
+    history.converged = converged
     best = outcome.best_epoch if patience is not None else None
     return Progress(history, converged, outcome.reason == "patience", best, engine.name,
                     outcome.bound)  # fmt: skip
@@ -394,7 +478,8 @@ def summary(run: StreamRun, sums, rows_total, dropped, options, fraction) -> dic
         "stopped_early": state.stopped_early,
         "best_epoch": state.best_epoch,
         "lr": settings.lr,
-        "batch_size": None,
+        "batch_size": settings.batch_size,
+        "shuffle_buffer": None if settings.batch_size is None else options.shuffle_buffer,
         "engine": state.engine,
         "certified_bound": state.bound,
         "condition_number": certificate.condition,
@@ -444,8 +529,14 @@ def fit_table(path: str, target: str, features: list[str] | None = None, *,
               format: str | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
               val_fraction: float = 0.2, seed: int = 42, scale: bool | str = True,
               lr: float | str = "auto", epochs: int = 100_000, tol: float | None = DEFAULT_TOL,
-              patience: int | None = None, drop_missing: bool = False) -> FitResult:  # fmt: skip
-    """Full-batch gradient descent on a table streamed from disk, never loaded whole.
+              patience: int | None = None, drop_missing: bool = False,
+              batch_size: int | None = None,
+              shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER) -> FitResult:  # fmt: skip
+    """Gradient descent on a table streamed from disk, never loaded whole.
+
+    Full batch (``batch_size=None``) from streamed statistics; mini-batch and stochastic
+    (``batch_size=k``) reading the table every epoch, its rows shuffled within windows of
+    ``shuffle_buffer`` rows (:mod:`gradstep.stream.batches`).
 
     ``path``: a Parquet file, a folder of Parquet files (read in name order) or a CSV
     file. Memory is bounded by ``chunk_rows`` (and, for Parquet, the largest row group).
@@ -454,12 +545,14 @@ def fit_table(path: str, target: str, features: list[str] | None = None, *,
     (features standardised unless ``scale=False``) and ``extra`` holds the summary that
     ``gradstep train --stream --json`` prints.
     """
-    if not isinstance(chunk_rows, int) or isinstance(chunk_rows, bool) or chunk_rows < 1:
-        raise GradstepError(f"chunk_rows={chunk_rows!r} must be a whole number >= 1")
+    for name, value in [("chunk_rows", chunk_rows), ("shuffle_buffer", shuffle_buffer),
+                        ("batch_size", 1 if batch_size is None else batch_size)]:  # fmt: skip
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise GradstepError(f"{name}={value!r} must be a whole number >= 1")
     source = open_source(str(path), format, features, target)
     options = StreamOptions(val_fraction, seed, scale, lr, epochs, tol, patience, drop_missing,
-                            chunk_rows)  # fmt: skip
+                            chunk_rows, batch_size, shuffle_buffer)  # fmt: skip
     run = run_stream(source, options)
     intercept, coef = run.params()
-    return FitResult(intercept, coef, run.state.history, 0.0, np.zeros(run.d), "stats",
-                     run.settings.lr, run.state.epoch, None, run.payload)  # fmt: skip
+    return FitResult(intercept, coef, run.state.history, 0.0, np.zeros(run.d), run.state.engine,
+                     run.settings.lr, run.state.epoch, batch_size, run.payload)  # fmt: skip
