@@ -92,7 +92,7 @@ def _resumes_streamed(options: TrainOptions) -> bool:
     try:
         stored = json.loads((out / "config.json").read_text(encoding="utf-8"))
         return stored["options"].get("stream") is True
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return False
 
 
