@@ -53,3 +53,38 @@ def test_peak_memory_of_real_processes_stays_under_500_mb(tmp_path):
         assert proc.returncode == 0, (label, proc.stderr[-2000:])
     for label, peak in peaks.items():
         assert peak < bench.BOUND_MB, (label, peak, peaks)
+
+
+def test_hundred_million_row_parquet_streams_under_500_mb_to_least_squares(tmp_path):
+    """10^8 rows, one feature (float32 Parquet, 50 row groups), full batch, streamed: peak RSS
+    under the bound and within 1e-6 of a float64 two-pass least squares on the same rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gradstep.runs.train import validation_mask
+
+    rng = np.random.default_rng(7)
+    path = tmp_path / "t.parquet"
+    schema = pa.schema([("x", pa.float32()), ("y", pa.float32())])
+    with pq.ParquetWriter(path, schema) as writer:
+        for _ in range(50):
+            x = rng.random(2_000_000, dtype=np.float32)
+            y = 1.0 + 2.0 * x + 0.1 * rng.standard_normal(2_000_000, dtype=np.float32)
+            writer.write_table(pa.table({"x": x, "y": y.astype(np.float32)}))
+    bench = _bench_memory()
+    _, peak, proc = bench.measure(["train", str(path), "--target", "y", "--stream", "--out",
+                                   str(tmp_path / "run"), "--no-report", "--json"])  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert peak < bench.BOUND_MB, peak
+    summary = json.loads(proc.stdout)
+    table = pq.read_table(path)
+    x = table.column("x").to_numpy().astype(np.float64)
+    y = table.column("y").to_numpy().astype(np.float64)
+    keep = ~validation_mask(np.arange(len(y), dtype=np.uint64), 0.2, 42)
+    x, y = x[keep], y[keep]
+    assert summary["rows"]["train"] == len(y)
+    mx, my = x.mean(), y.mean()
+    w = ((x - mx) * (y - my)).sum() / ((x - mx) ** 2).sum()
+    want = np.array([my - mx * w, w])
+    got = np.array([summary["intercept"], summary["coef"]["x"]])
+    assert np.max(np.abs(got - want) / np.abs(want)) < 1e-6
