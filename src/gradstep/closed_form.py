@@ -25,7 +25,7 @@ def least_squares(x, y) -> tuple[float, np.ndarray]:
 
 
 def least_squares_from_moments(
-    m: Moments, constant: np.ndarray | None = None
+    m: Moments, constant: np.ndarray | None = None, *, ill_conditioned: str = "none"
 ) -> tuple[float, np.ndarray] | None:
     r"""``(intercept, coef)`` of least squares from the centred statistics, or None.
 
@@ -35,8 +35,10 @@ def least_squares_from_moments(
     very different sizes (1e100 beside 1) stay as accurate as columns of one size. Then
     :math:`b = \bar y - \mu \cdot w`. ``constant`` features (no spread) get coefficient 0.
 
-    None when :math:`C` is too ill-conditioned for the normal equations (condition
-    number above ``MAX_NORMAL_CONDITION``): then solve on the data (:func:`least_squares`).
+    When :math:`C` is too ill-conditioned for the normal equations (condition number
+    above ``MAX_NORMAL_CONDITION``): None (``ill_conditioned="none"``; then solve on the
+    data, :func:`least_squares`), or, when there are no rows to solve on (a streamed run),
+    ``ill_conditioned="lstsq"``: the minimum-norm solution of :math:`C v = D^{-1} s_{xy}`.
     """
     active = np.ones(m.d, bool) if constant is None else ~np.asarray(constant, bool)
     spread = np.sqrt(np.maximum(np.diag(m.sxx), 0.0))
@@ -46,9 +48,12 @@ def least_squares_from_moments(
         s = spread[active]
         corr = m.sxx[np.ix_(active, active)] / np.outer(s, s)
         eig = np.linalg.eigvalsh(corr)
-        if not eig[0] > eig[-1] / MAX_NORMAL_CONDITION:
+        if eig[0] > eig[-1] / MAX_NORMAL_CONDITION:
+            w[active] = np.linalg.solve(corr, m.sxy[active] / s) / s
+        elif ill_conditioned == "lstsq":
+            w[active] = np.linalg.lstsq(corr, m.sxy[active] / s, rcond=None)[0] / s
+        else:
             return None
-        w[active] = np.linalg.solve(corr, m.sxy[active] / s) / s
     return float(m.mean_y - m.mean_x @ w), w
 
 

@@ -158,6 +158,7 @@ def _bars(show: bool):
 
 def _write(options, out: Path, run, payload: dict, written) -> None:
     from gradstep.cli.train_run import config_payload, draw_figures_and_report
+    from gradstep.quadratic import QuadraticLoss
     from gradstep.runs.output import (
         RunFiles,
         SavedModel,
@@ -165,7 +166,6 @@ def _write(options, out: Path, run, payload: dict, written) -> None:
         scaler_payload,
         write_run,
     )
-    from gradstep.stream.fit import quadratic_payload
 
     intercept, coef = run.params()
     model = SavedModel(run.features, run.target, intercept, coef, scaler_payload(run.scaler))
@@ -181,7 +181,8 @@ def _write(options, out: Path, run, payload: dict, written) -> None:
     table = SimpleNamespace(source=run.source.path, format=run.source.format)
     problem = SimpleNamespace(features=run.features, target=run.target, scaler=run.scaler)
     config = config_payload(options, out, table, problem, settings)
-    files = RunFiles(config, model.to_dict(), payload, quadratic_payload(run.descent),
-                     state.history, checkpoints)  # fmt: skip
+    quadratic = QuadraticLoss.from_moments(run.descent).to_dict()
+    files = RunFiles(config, model.to_dict(), payload, quadratic, state.history,
+                     checkpoints)  # fmt: skip
     finish = (lambda folder: draw_figures_and_report(folder, out)) if options.report else None
     write_run(out, files, keep_existing=options.resume, finish=finish, written=written)

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from gradstep.closed_form import least_squares_from_moments
 from gradstep.defaults import DEFAULT_TOL
 from gradstep.drive import Rules, descend
 from gradstep.engines.base import Data, Engine
@@ -438,15 +439,6 @@ def _descend(engine, descent, descent_val, settings: Settings, active, epoch_pro
 # ------------------------------------------------------------------ summary
 
 
-def least_squares_from(m: Moments) -> tuple[float, np.ndarray]:
-    """Least squares from the centred moments, solved on columns of unit spread."""
-    spread = np.sqrt(np.maximum(np.diag(m.sxx), 0.0))
-    spread[spread == 0] = 1.0
-    w = np.linalg.lstsq(m.sxx / np.outer(spread, spread), m.sxy / spread, rcond=None)[0]
-    w = w / spread
-    return float(m.mean_y - m.mean_x @ w), w
-
-
 def _metrics(sse: float, sae: float, m: Moments) -> dict:
     rows = m.n
     mse = sse / rows
@@ -458,7 +450,7 @@ def _metrics(sse: float, sae: float, m: Moments) -> dict:
 def summary(run: StreamRun, sums, rows_total, dropped, options, fraction) -> dict:
     """The summary of an in-memory run (:func:`gradstep.runs.train.summarise`), from moments."""
     intercept, coef = run.params()
-    cf_intercept, cf_coef = least_squares_from(run.moments)
+    cf_intercept, cf_coef = least_squares_from_moments(run.moments, ill_conditioned="lstsq")
     ours, theirs = np.r_[intercept, coef], np.r_[cf_intercept, cf_coef]
     diff = np.abs(ours - theirs)
     floor = 1e-12 * max(1.0, float(np.max(np.abs(theirs))))
@@ -508,18 +500,6 @@ def summary(run: StreamRun, sums, rows_total, dropped, options, fraction) -> dic
         "skipped_columns": dict(run.source.skipped),
         "dropped_rows": int(dropped),
     }
-
-
-def quadratic_payload(m: Moments) -> dict:
-    """``quadratic.json`` of the data the descent sees, from its moments."""
-    d = m.d
-    gram = np.empty((d + 1, d + 1))
-    gram[0, 0] = 1.0
-    gram[0, 1:] = gram[1:, 0] = m.mean_x
-    gram[1:, 1:] = m.sxx + np.outer(m.mean_x, m.mean_x)
-    xty = np.r_[m.mean_y, m.sxy + m.mean_x * m.mean_y]
-    return {"n": int(m.n), "gram": gram.tolist(), "xty": xty.tolist(),
-            "yty": float(m.syy + m.mean_y**2)}  # fmt: skip
 
 
 # ------------------------------------------------------------------ the library call
