@@ -28,12 +28,11 @@ from __future__ import annotations
 import math
 import os
 import sys
-import time
 
 import numpy as np
 
-from gradstep.engines.base import Data, Engine, Settings
-from gradstep.moments import Moments
+from gradstep.engines.base import Data, Settings
+from gradstep.engines.compiled import CompiledEngine
 from gradstep.result import History
 from gradstep.steps import divergence_error, epoch_order
 
@@ -74,23 +73,14 @@ class Ranks:
         return values
 
 
-class DistributedEngine(Engine):
+class DistributedEngine(CompiledEngine):
+    """The ``compiled`` engine's data and kernels; ``run`` sums each rank's part of a batch."""
+
     name = "distributed"
 
     def __init__(self, data: Data, settings: Settings):
         super().__init__(data, settings)
-        start = time.perf_counter()
-        from gradstep.engines import kernels
-
-        self.kernels = kernels
-        self.timings["compile_seconds"] = kernels.warm(data.x.dtype, data.d)
-        self.x = np.ascontiguousarray(data.x)
-        self.y = np.ascontiguousarray(data.y)
-        self.val_moments = (
-            Moments.from_data(data.x_val, data.y_val, "validation") if data.has_val else None
-        )
         self.ranks = Ranks()
-        self.timings["prepare_seconds"] = time.perf_counter() - start
 
     def run(self, b, w, start_epoch: int, epochs: int, state: dict | None = None) -> History:
         n, d = self.x.shape  # plain SGD only: no optimizer state
