@@ -11,7 +11,6 @@ fails or dies leaves the run folder (and its checkpoints) as it was.
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 
 from gradstep.errors import GradstepError
@@ -20,7 +19,7 @@ from gradstep.runs.config import TrainOptions, default_out, resolve
 
 def run_distributed(options: TrainOptions, given: dict, config_path, written=None) -> dict:
     from gradstep.cli.train_run import require_data
-    from gradstep.cli.train_stream import _group, _leave
+    from gradstep.cli.train_stream import in_group
 
     if options.data == "-":
         raise GradstepError(
@@ -35,18 +34,9 @@ def run_distributed(options: TrainOptions, given: dict, config_path, written=Non
         payload = launch(options.workers, given, config_path)
         return {"json": options.json, "payload": payload, "report": options.report}
     out = Path(options.out or default_out(require_data(options)))
-    group = _group(options)
-    try:
-        result = _run(options, given, config_path, out, group, written)
-    except GradstepError as exc:
-        _leave(group, "err", str(exc))
-        raise
-    finally:
-        group.close()
-    if group.rank != 0:
-        return dict(result, payload=None)
-    _leave(group, "json", json.dumps(result["payload"]))
-    return result
+    payload = in_group(options, lambda group: _run(options, given, config_path, out, group,
+                                                   written)["payload"])  # fmt: skip
+    return {"json": options.json, "payload": payload, "report": options.report}
 
 
 def _run(options, given, config_path, out: Path, group, written) -> dict:

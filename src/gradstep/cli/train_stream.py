@@ -42,18 +42,27 @@ def run_streamed(options: TrainOptions, given: dict, config_path, written=None) 
         payload = launch(options.workers, given, config_path)
         return {"json": options.json, "payload": payload, "report": options.report}
     out = Path(options.out or default_out(require_data(options)))
+    payload = in_group(options, lambda group: _run(options, out, group, written, given,
+                                                   config_path))  # fmt: skip
+    return {"json": options.json, "payload": payload, "report": options.report}
+
+
+def in_group(options: TrainOptions, run):
+    """``run(group)`` in this process's group (alone without ``--distributed``); the
+    payload it returns on rank 0 (None on the others), left for ``--workers``' launcher
+    too, as is the one-line error of a rank that fails."""
     group = _group(options)
     try:
-        payload = _run(options, out, group, written, given, config_path)
+        payload = run(group)
     except GradstepError as exc:
         _leave(group, "err", str(exc))
         raise
     finally:
         group.close()
     if group.rank != 0:
-        return {"json": options.json, "payload": None, "report": options.report}
+        return None
     _leave(group, "json", json.dumps(payload))
-    return {"json": options.json, "payload": payload, "report": options.report}
+    return payload
 
 
 def _group(options: TrainOptions):
