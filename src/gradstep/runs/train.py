@@ -481,18 +481,49 @@ def optimizer_record(optimizer: Optimizer) -> dict:
 def summarise(problem: Problem, state: Progress, settings: Settings) -> dict:
     """Parameters, the closed-form comparison, metrics and how the descent ended."""
     intercept, coef = model_params(problem, state)
-    cf_intercept, cf_coef = closed_form(problem)
-    ours, theirs = np.r_[intercept, coef], np.r_[cf_intercept, cf_coef]
-    diff = np.abs(ours - theirs)
-    floor = 1e-12 * max(1.0, float(np.max(np.abs(theirs))))
-    names = problem.features
     val_metrics = None
     if problem.has_val:
         val_metrics = metrics(problem.y_val, problem.predictions("val", intercept, coef))
     train_metrics = metrics(problem.y_train, problem.predictions("train", intercept, coef))
+    return summary_payload(
+        target=problem.target, features=problem.features, params=(intercept, coef),
+        closed=closed_form(problem), state=state, settings=settings,
+        extra={"optimizer": optimizer_record(settings.optimizer)},
+        engine=state.engine or settings.engine, condition=problem.certificate.condition,
+        constant=problem.constant, scaled=problem.scaler is not None,
+        train_metrics=train_metrics, val_metrics=val_metrics,
+        rows={"train": int(problem.train_rows.size), "validation": int(problem.val_rows.size)},
+    )  # fmt: skip
+
+
+def summary_payload(
+    *,
+    target,
+    features,
+    params,
+    closed,
+    state,
+    settings,
+    extra,
+    engine,
+    condition,
+    constant,
+    scaled,
+    train_metrics,
+    val_metrics,
+    rows,
+) -> dict:
+    """``summary.json`` of a run, in memory or streamed: ``params`` and ``closed`` are
+    ``(intercept, coef)`` of the descent and of least squares; ``extra`` follows
+    ``batch_size`` (what only one kind of run has)."""
+    (intercept, coef), (cf_intercept, cf_coef) = params, closed
+    ours, theirs = np.r_[intercept, coef], np.r_[cf_intercept, cf_coef]
+    diff = np.abs(ours - theirs)
+    floor = 1e-12 * max(1.0, float(np.max(np.abs(theirs))))
+    names = list(features)
     return {
-        "target": problem.target,
-        "features": list(names),
+        "target": target,
+        "features": names,
         "intercept": intercept,
         "coef": dict(zip(names, map(float, coef), strict=True)),
         "epochs_run": state.epoch,
@@ -503,13 +534,13 @@ def summarise(problem: Problem, state: Progress, settings: Settings) -> dict:
         "best_epoch": state.best_epoch,
         "lr": settings.lr,
         "batch_size": settings.batch_size,
-        "optimizer": optimizer_record(settings.optimizer),
-        "engine": state.engine or settings.engine,
+        **extra,
+        "engine": engine,
         "certified_bound": state.bound,
-        "condition_number": problem.certificate.condition,
-        "constant_features": [n for n, c in zip(names, problem.constant, strict=True) if c],
-        "scaled": problem.scaler is not None,
-        "init": {"b": 0.0, "w": [0.0] * problem.d},
+        "condition_number": condition,
+        "constant_features": [n for n, c in zip(names, constant, strict=True) if c],
+        "scaled": scaled,
+        "init": {"b": 0.0, "w": [0.0] * len(names)},
         "train_loss": train_metrics["mse"],
         "val_loss": None if val_metrics is None else val_metrics["mse"],
         "closed_form": {
@@ -519,5 +550,5 @@ def summarise(problem: Problem, state: Progress, settings: Settings) -> dict:
         "max_abs_diff_closed_form": float(diff.max()),
         "max_rel_diff_closed_form": float(np.max(diff / np.maximum(np.abs(theirs), floor))),
         "metrics": {"train": train_metrics, "validation": val_metrics},
-        "rows": {"train": int(problem.train_rows.size), "validation": int(problem.val_rows.size)},
+        "rows": rows,
     }

@@ -449,57 +449,34 @@ def _metrics(sse: float, sae: float, m: Moments) -> dict:
 
 def summary(run: StreamRun, sums, rows_total, dropped, options, fraction) -> dict:
     """The summary of an in-memory run (:func:`gradstep.runs.train.summarise`), from moments."""
-    intercept, coef = run.params()
-    cf_intercept, cf_coef = least_squares_from_moments(run.moments, ill_conditioned="lstsq")
-    ours, theirs = np.r_[intercept, coef], np.r_[cf_intercept, cf_coef]
-    diff = np.abs(ours - theirs)
-    floor = 1e-12 * max(1.0, float(np.max(np.abs(theirs))))
-    names, state, settings = run.features, run.state, run.settings
-    train_metrics = _metrics(*sums[0], run.moments)
+    from gradstep.runs.train import summary_payload
+
+    state, settings = run.state, run.settings
     val_metrics = None if run.val_moments is None else _metrics(*sums[1], run.val_moments)
-    certificate = Certificate(run.descent, ~run.constant)
-    return {
-        "target": run.target,
-        "features": list(names),
-        "intercept": intercept,
-        "coef": dict(zip(names, map(float, coef), strict=True)),
-        "epochs_run": state.epoch,
-        "epoch_cap": settings.epochs,
-        "converged": state.converged,
-        "tol": settings.tol,
-        "stopped_early": state.stopped_early,
-        "best_epoch": state.best_epoch,
-        "lr": settings.lr,
-        "batch_size": settings.batch_size,
-        "shuffle_buffer": None if settings.batch_size is None else options.shuffle_buffer,
-        "engine": state.engine,
-        "certified_bound": state.bound,
-        "condition_number": certificate.condition,
-        "constant_features": [n for n, c in zip(names, run.constant, strict=True) if c],
-        "scaled": run.scaler is not None,
-        "init": {"b": 0.0, "w": [0.0] * run.d},
-        "train_loss": train_metrics["mse"],
-        "val_loss": None if val_metrics is None else val_metrics["mse"],
-        "closed_form": {
-            "intercept": cf_intercept,
-            "coef": dict(zip(names, map(float, cf_coef), strict=True)),
-        },
-        "max_abs_diff_closed_form": float(diff.max()),
-        "max_rel_diff_closed_form": float(np.max(diff / np.maximum(np.abs(theirs), floor))),
-        "metrics": {"train": train_metrics, "validation": val_metrics},
-        "rows": {
+    payload = summary_payload(
+        target=run.target, features=run.features, params=run.params(),
+        closed=least_squares_from_moments(run.moments, ill_conditioned="lstsq"),
+        state=state, settings=settings,
+        extra={"shuffle_buffer": None if settings.batch_size is None else options.shuffle_buffer},
+        engine=state.engine, condition=Certificate(run.descent, ~run.constant).condition,
+        constant=run.constant, scaled=run.scaler is not None,
+        train_metrics=_metrics(*sums[0], run.moments), val_metrics=val_metrics,
+        rows={
             "train": run.moments.n,
             "validation": 0 if run.val_moments is None else run.val_moments.n,
             "total": int(rows_total),
-        },  # fmt: skip
-        "data": run.source.path,
-        "format": run.source.format,
-        "streamed": True,
-        "chunk_rows": options.chunk_rows,
-        "val_fraction": options.val_fraction,
-        "skipped_columns": dict(run.source.skipped),
-        "dropped_rows": int(dropped),
-    }
+        },
+    )  # fmt: skip
+    payload.update(
+        data=run.source.path,
+        format=run.source.format,
+        streamed=True,
+        chunk_rows=options.chunk_rows,
+        val_fraction=options.val_fraction,
+        skipped_columns=dict(run.source.skipped),
+        dropped_rows=int(dropped),
+    )
+    return payload
 
 
 # ------------------------------------------------------------------ the library call
