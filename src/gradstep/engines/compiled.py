@@ -60,27 +60,41 @@ class CompiledEngine(Engine):
         batch = self.settings.batch_size or n
         steps_per_epoch = -(-n // min(batch, n))
         b, w = float(b), np.array(w, dtype=np.float64)
-        out_b, out_w, out_loss = np.empty(epochs), np.empty((epochs, d)), np.empty(epochs)
-        out_val = np.empty(epochs) if self.val_moments is not None else None
-        total = epochs * steps_per_epoch + 1 if record else 1
-        step_b, step_w = np.empty(total), np.empty((total, d))
-        step_b[0], step_w[0] = b, w
+        rec = Record(self, b, w, epochs, steps_per_epoch)
         for e, (order, size) in enumerate(self._orders(start_epoch, epochs)):
             at = e * steps_per_epoch
             b, loss, status, step = self.kernels.batch_epoch(
                 self.x, self.y, order, size, b, w, lr,
-                step_b[at:], step_w[at:], record,
+                rec.step_b[at:], rec.step_w[at:], record,
             )  # fmt: skip
             if status != self.kernels.OK:
                 number = start_epoch + e + 1
                 if status == self.kernels.BAD_LOSS:
                     raise divergence_error("the loss", loss, number, step, lr)
                 raise divergence_error("a parameter", "non-finite", number, step, lr)
-            out_b[e], out_w[e], out_loss[e] = b, w, loss
-            if out_val is not None:
-                out_val[e] = self.val_moments.loss(np.array([b]), w[None])[0]
-        return History(
-            out_b, out_w, out_loss, out_val,
-            step_b if record else None, step_w if record else None,
-            first_epoch=start_epoch + 1,
-        )  # fmt: skip
+            rec.epoch(e, b, w, loss)
+        return rec.history(start_epoch)
+
+
+class Record:
+    """What a compiled run fills in: parameters and losses per epoch, the validation loss
+    (from the validation statistics) and, when asked, the parameters after every step."""
+
+    def __init__(self, engine: Engine, b: float, w: np.ndarray, epochs: int, steps: int):
+        d = w.shape[0]
+        self.val_moments, self.record = engine.val_moments, engine.settings.record_steps
+        self.b, self.w, self.loss = np.empty(epochs), np.empty((epochs, d)), np.empty(epochs)
+        self.val = np.empty(epochs) if self.val_moments is not None else None
+        total = epochs * steps + 1 if self.record else 1
+        self.step_b, self.step_w = np.empty(total), np.empty((total, d))
+        self.step_b[0], self.step_w[0] = b, w
+
+    def epoch(self, e: int, b: float, w: np.ndarray, loss: float) -> None:
+        self.b[e], self.w[e], self.loss[e] = b, w, loss
+        if self.val is not None:
+            self.val[e] = self.val_moments.loss(np.array([b]), w[None])[0]
+
+    def history(self, start_epoch: int) -> History:
+        steps = (self.step_b, self.step_w) if self.record else (None, None)
+        return History(self.b, self.w, self.loss, self.val, *steps,
+                       first_epoch=start_epoch + 1)  # fmt: skip

@@ -32,7 +32,7 @@ import sys
 import numpy as np
 
 from gradstep.engines.base import Data, Settings
-from gradstep.engines.compiled import CompiledEngine
+from gradstep.engines.compiled import CompiledEngine, Record
 from gradstep.result import History
 from gradstep.steps import divergence_error, epoch_order
 
@@ -88,11 +88,7 @@ class DistributedEngine(CompiledEngine):
         batch = min(self.settings.batch_size or n, n)
         steps_per_epoch = -(-n // batch)
         b, w = float(b), np.array(w, dtype=np.float64)
-        out_b, out_w, out_loss = np.empty(epochs), np.empty((epochs, d)), np.empty(epochs)
-        out_val = np.empty(epochs) if self.val_moments is not None else None
-        total = epochs * steps_per_epoch + 1 if record else 1
-        step_b, step_w = np.empty(total), np.empty((total, d))
-        step_b[0], step_w[0] = b, w
+        rec = Record(self, b, w, epochs, steps_per_epoch)
         sums = np.empty(d + 2)
         part_sums, ranks = self.kernels.part_sums, self.ranks
         whole = np.arange(n)
@@ -118,15 +114,9 @@ class DistributedEngine(CompiledEngine):
                 loss_sum += loss
                 if record:
                     at = e * steps_per_epoch + step
-                    step_b[at], step_w[at] = b, w
-            out_b[e], out_w[e], out_loss[e] = b, w, loss_sum / step
-            if out_val is not None:
-                out_val[e] = self.val_moments.loss(np.array([b]), w[None])[0]
-        return History(
-            out_b, out_w, out_loss, out_val,
-            step_b if record else None, step_w if record else None,
-            first_epoch=start_epoch + 1,
-        )  # fmt: skip
+                    rec.step_b[at], rec.step_w[at] = b, w
+            rec.epoch(e, b, w, loss_sum / step)
+        return rec.history(start_epoch)
 
 
 def _fault(rank: int, epoch: int) -> None:
