@@ -205,32 +205,21 @@ def batch_epoch(x, y, order, batch_size, b, w, lr, step_b, step_w, record):
     ``step`` (1-based) is the failing step when ``status`` is not OK.
     """
     n, d = order.shape[0], x.shape[1]
-    grad_w = np.empty(d)
+    sums = np.empty(d + 2)  # [sum e, sum x_j e, sum e^2] of the batch (part_sums)
     loss_sum = 0.0
     steps = 0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
         m = stop - start
-        grad_b = 0.0
-        squares = 0.0
-        grad_w[:] = 0.0
-        for t in range(start, stop):
-            i = order[t]
-            error = b - y[i]
-            for j in range(d):
-                error += x[i, j] * w[j]
-            squares += error * error
-            grad_b += error
-            for j in range(d):
-                grad_w[j] += x[i, j] * error
+        part_sums(x, y, order, start, stop, b, w, sums)
         steps += 1
-        loss = squares / m
+        loss = sums[d + 1] / m
         if not math.isfinite(loss):
             return b, loss, BAD_LOSS, steps
-        b = b - lr * (2.0 * grad_b / m)
+        b = b - lr * (2.0 * sums[0] / m)
         finite = math.isfinite(b)
         for j in range(d):
-            w[j] -= lr * (2.0 * grad_w[j] / m)
+            w[j] -= lr * (2.0 * sums[1 + j] / m)
             finite = finite and math.isfinite(w[j])
         if not finite:
             return b, loss, BAD_PARAM, steps
@@ -267,7 +256,8 @@ def warm(dtype, d: int) -> float:
 def part_sums(x, y, order, lo, hi, b, w, out):
     """The sums of one rank's part ``order[lo:hi]`` of a batch, into ``out``:
     ``[sum e, sum x_j e (d values), sum e^2]`` with ``e = b + x w - y``, summed row after
-    row as :func:`batch_epoch` sums a whole batch (so one part is that batch, bit for bit)."""
+    row; :func:`batch_epoch` sums each whole batch with it (so one part is that batch, bit
+    for bit)."""
     d = x.shape[1]
     grad_b = 0.0
     squares = 0.0
