@@ -115,15 +115,7 @@ def race(
     from gradstep.data import as_xy
     from gradstep.engines.optimizers import resolve
 
-    specs = [optimizers] if isinstance(optimizers, str) else list(optimizers)
-    if not specs:
-        raise GradstepError("optimizers is empty; pass at least one, e.g. ['sgd', 'adam']")
-    rates = [lr] * len(specs) if isinstance(lr, int | float) else list(lr)
-    if len(rates) != len(specs):
-        raise GradstepError(
-            f"lr gives {len(rates)} rate(s) for {len(specs)} optimizer(s); pass one number, "
-            "or one per optimizer"
-        )
+    specs, rates = _racers(optimizers, lr)
     x_arr, y_arr = as_xy(x, y, "training")
     start = initial_params(init, x_arr.shape[1], seed)
     shared = {"batch_size": batch_size, "init": start, "seed": seed, "tol": tol,
@@ -208,15 +200,7 @@ def race_from_quadratic(
     from gradstep.engines.optimizers import resolve
     from gradstep.policies import Certificate
 
-    specs = [optimizers] if isinstance(optimizers, str) else list(optimizers)
-    if not specs:
-        raise GradstepError("optimizers is empty; pass at least one, e.g. ['sgd', 'adam']")
-    rates = [lr] * len(specs) if isinstance(lr, int | float) else list(lr)
-    if len(rates) != len(specs):
-        raise GradstepError(
-            f"lr gives {len(rates)} rate(s) for {len(specs)} optimizer(s); pass one number, "
-            "or one per optimizer"
-        )
+    specs, rates = _racers(optimizers, lr)
     theta0 = np.asarray(start, dtype=np.float64).reshape(-1)
     if theta0.size != q.d + 1 or not np.isfinite(theta0).all():
         raise GradstepError(
@@ -271,3 +255,17 @@ def _diverged_racer(label, opt, rate, path, epoch, what, value) -> Racer:
 
     message = str(divergence_error(what, "non-finite" if value is None else value, epoch, 1, rate))
     return Racer(label, opt.config(), rate, np.array(path), "diverged", epoch, message)
+
+
+def _racers(optimizers, lr) -> tuple[list, list]:
+    """``(specs, rates)``: one optimizer spec and one learning rate per racer."""
+    specs = [optimizers] if isinstance(optimizers, str) else list(optimizers)
+    if not specs:
+        raise GradstepError("optimizers is empty; pass at least one, e.g. ['sgd', 'adam']")
+    rates = [lr] * len(specs) if isinstance(lr, int | float) else list(lr)
+    if len(rates) != len(specs):
+        raise GradstepError(
+            f"lr gives {len(rates)} rate(s) for {len(specs)} optimizer(s); pass one number, "
+            "or one per optimizer"
+        )
+    return specs, rates
