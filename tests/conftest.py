@@ -53,3 +53,28 @@ def generated_doc_is_current(script: str, doc: str) -> None:
         sys.path.pop(0)
     committed = (ROOT / "docs" / doc).read_text(encoding="utf-8")
     assert committed == module.render(), f"run: python scripts/{script}.py"
+
+
+# A real headless Chromium for the report tests (Debian's; never a downloaded browser).
+CHROMIUM = os.environ.get("GRADSTEP_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        pytest.skip(f"no headless browser: {CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("no browser driver: Playwright for Python is not installed")
+    with sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        except Exception as exc:  # a broken install should say so, not fail the suite
+            pytest.skip(f"{CHROMIUM} did not start: {str(exc).splitlines()[0]}")
+        yield browser
+        browser.close()

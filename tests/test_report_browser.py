@@ -16,30 +16,8 @@ from gradstep.tutorial.walkthrough import run_walkthrough
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("GRADSTEP_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 DOCS_IMAGES = Path(__file__).resolve().parents[1] / "docs" / "images"
 PLOTS = ["plot-surface", "plot-path", "plot-line", "plot-losses"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"no headless browser: {CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("no browser driver: Playwright for Python is not installed")
-    with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as exc:  # a broken install should say so, not fail the suite
-            pytest.skip(f"{CHROMIUM} did not start: {str(exc).splitlines()[0]}")
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from run_folder_fixture import make_run_folder
 from test_report_browser import DOCS_IMAGES
-from test_report_live import LAPTOP, browser, diabetes_run, open_report  # noqa: F401 (fixtures)
+from test_report_live import LAPTOP, diabetes_run, open_report  # noqa: F401 (fixture)
 
 import gradstep
 from gradstep.report import run_report_input, write_demo_report, write_run_report

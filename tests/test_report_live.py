@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pytest
 from run_folder_fixture import make_run_folder
-from test_report_browser import ARGS, CHROMIUM, DOCS_IMAGES
+from test_report_browser import DOCS_IMAGES
 
 import gradstep
 from gradstep.report import write_demo_report, write_run_report
@@ -26,23 +26,6 @@ pytestmark = pytest.mark.browser
 
 RTOL = 1e-9
 LAPTOP = {"width": 1366, "height": 768}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.skip(f"no headless browser: {CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("no browser driver: Playwright for Python is not installed")
-    with sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as exc:
-            pytest.skip(f"{CHROMIUM} did not start: {str(exc).splitlines()[0]}")
-        yield browser
-        browser.close()
 
 
 def open_report(browser, path, viewport=LAPTOP):
