@@ -48,6 +48,25 @@ class Resources(HTMLParser):
             self._in_script["text"] += data
 
 
+# every plotly figure a report draws, demo or run
+REPORT_FIGURES = {
+    "plot-surface",
+    "plot-path",
+    "plot-line",
+    "plot-losses",
+    "plot-excess",
+    "plot-live",
+    "plot-live-loss",
+    "plot-live-line",
+    "plot-race-paths",
+    "plot-race-losses",
+    "plot-slope-0",
+    "plot-slope-1",
+    "plot-scaling",
+    "plot-paths",
+}
+
+
 def parse(html: str) -> Resources:
     parser = Resources()
     parser.feed(html)
@@ -120,22 +139,7 @@ def test_demo_report_holds_the_walkthrough(demo_html, walk):
 def test_demo_report_data(demo_html, walk):
     html, _ = demo_html
     data = page_data(html)
-    assert set(data["figures"]) == {
-        "plot-surface",
-        "plot-path",
-        "plot-line",
-        "plot-losses",
-        "plot-excess",
-        "plot-live",
-        "plot-live-loss",
-        "plot-live-line",
-        "plot-race-paths",
-        "plot-race-losses",
-        "plot-slope-0",
-        "plot-slope-1",
-        "plot-scaling",
-        "plot-paths",
-    }
+    assert set(data["figures"]) == REPORT_FIGURES
     assert set(data["lessons"]) == {"slopes", "scaling"}
     path = data["path"]
     hist = walk.trained.history
@@ -250,22 +254,7 @@ def test_run_report_values_and_closed_form(tmp_path):
     b_star, _ = run.quadratic.minimum()
     assert repr(b_star) in html
     assert "closed form (from quadratic.json)" in html
-    assert {
-        "plot-surface",
-        "plot-path",
-        "plot-line",
-        "plot-losses",
-        "plot-excess",
-        "plot-live",
-        "plot-live-loss",
-        "plot-live-line",
-        "plot-race-paths",
-        "plot-race-losses",
-        "plot-slope-0",
-        "plot-slope-1",
-        "plot-scaling",
-        "plot-paths",
-    } == set(data["figures"])
+    assert set(data["figures"]) == REPORT_FIGURES
     assert "Computation graph" not in html  # no graph: no (empty) section
     assert "options.lr" in html  # config.json flattened
 
