@@ -263,14 +263,18 @@ def check_magnitude(x: np.ndarray, y: np.ndarray, names: list[str], target: str)
     """Numbers whose squares overflow make the descent diverge: say which column."""
     columns = [(name, x[:, j]) for j, name in enumerate(names)] + [(target, y)]
     for name, values in columns:
-        largest = float(np.max(np.abs(values)))
-        if largest > LARGEST_VALUE:
-            exponent = int(np.floor(np.log10(largest))) - 3
-            raise DivergenceError(
-                f"the descent would overflow: column {name!r} holds values up to {largest:.3g}, "
-                f"whose squares exceed the largest float64; rescale it first "
-                f"(e.g. divide the column by 1e{exponent}) and train again"
-            )
+        check_largest(name, float(np.max(np.abs(values))))
+
+
+def check_largest(name: str, largest: float) -> None:
+    """Refuse a column whose largest magnitude would overflow once squared and summed."""
+    if largest > LARGEST_VALUE:
+        exponent = int(np.floor(np.log10(largest))) - 3
+        raise DivergenceError(
+            f"the descent would overflow: column {name!r} holds values up to {largest:.3g}, "
+            f"whose squares exceed the largest float64; rescale it first "
+            f"(e.g. divide the column by 1e{exponent}) and train again"
+        )
 
 
 def auto_lr(problem: Problem, batch_size: int | None) -> float:

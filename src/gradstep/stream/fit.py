@@ -39,11 +39,12 @@ from gradstep.policies import Certificate, Patience, Scaler
 from gradstep.policies import auto_lr as policy_lr
 from gradstep.result import FitResult, History
 from gradstep.runs.train import (
-    LARGEST_VALUE,
     MIN_VAL_ROWS,
     Progress,
     Settings,
+    check_largest,
     empty_history,
+    summary_payload,
     validation_mask,
 )
 from gradstep.stream.batches import DEFAULT_SHUFFLE_BUFFER, StreamedBatches
@@ -341,13 +342,7 @@ def _check(source: Source, raw, raw_val, rows_total, dropped, top) -> None:
             "rows, so least squares has no unique answer; use fewer features or more rows"
         )
     for name, largest in zip(source.columns, top, strict=True):
-        if largest > LARGEST_VALUE:
-            exponent = int(np.floor(np.log10(largest))) - 3
-            raise DivergenceError(
-                f"the descent would overflow: column {name!r} holds values up to {largest:.3g}, "
-                f"whose squares exceed the largest float64; rescale it first "
-                f"(e.g. divide the column by 1e{exponent}) and train again"
-            )
+        check_largest(name, float(largest))
     for m in (raw, raw_val):
         if m is not None and not m.finite:
             raise GradstepError(
@@ -449,8 +444,6 @@ def _metrics(sse: float, sae: float, m: Moments) -> dict:
 
 def summary(run: StreamRun, sums, rows_total, dropped, options, fraction) -> dict:
     """The summary of an in-memory run (:func:`gradstep.runs.train.summarise`), from moments."""
-    from gradstep.runs.train import summary_payload
-
     state, settings = run.state, run.settings
     val_metrics = None if run.val_moments is None else _metrics(*sums[1], run.val_moments)
     payload = summary_payload(
